@@ -6,3 +6,5 @@ require (
 	github.com/klauspost/compress v1.20.4
 	golang.org/x/net v0.62.0
 )
+
+require go.uber.org/goleak v1.3.0

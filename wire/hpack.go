@@ -66,10 +66,11 @@ type HeaderDecoder struct {
 // maxList (our MAX_HEADER_LIST_SIZE).
 func NewHeaderDecoder(tableSize, maxList uint32) *HeaderDecoder {
 	d := &HeaderDecoder{maxList: maxList}
+	// No string limit of our own: a block is at most one frame, which bounds
+	// every string (Huffman expands at most 8/5), and a limit that aborts
+	// decoding midway would leave the dynamic table out of step, turning a
+	// stream error into a connection error.
 	d.dec = hpack.NewDecoder(tableSize, d.emit)
-	// No single string may exceed the whole list's budget; this also bounds
-	// Huffman decoding work per string.
-	d.dec.SetMaxStringLength(int(min(maxList, MaxLength)))
 	return d
 }
 
