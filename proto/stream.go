@@ -77,6 +77,7 @@ type Stream struct {
 
 	state     atomic.Uint32
 	resetOnce sync.Once
+	failed    chan struct{} // closed when reset or the session ends
 }
 
 var _ net.Conn = (*Stream)(nil)
@@ -96,6 +97,7 @@ func newStream(s *Session, id uint32, o OpenOptions) *Stream {
 		sendWindow: int64(s.peer[wire.SettingInitialStreamWindow]),
 		rnotify:    make(chan struct{}, 1),
 		wnotify:    make(chan struct{}, 1),
+		failed:     make(chan struct{}),
 		readDL:     makeDeadline(),
 		writeDL:    makeDeadline(),
 	}
@@ -118,6 +120,10 @@ func (st *Stream) ClientAddr() string { return st.remoteAddr }
 
 // Meta returns the metadata of the stream's OPEN.
 func (st *Stream) Meta() wire.Metadata { return st.meta }
+
+// Failed returns a channel closed when the stream is reset, by either
+// side, or its session ends; not when it completes normally.
+func (st *Stream) Failed() <-chan struct{} { return st.failed }
 
 // SetCompress asks that DATA this stream sends be S2-compressed when the
 // peer supports it (for compressible content).
@@ -248,6 +254,7 @@ func (st *Stream) fail(err error, sendReset bool) {
 	if !first {
 		return
 	}
+	close(st.failed)
 	st.mu.Lock()
 	if st.rerr == nil {
 		st.rerr = err
@@ -469,6 +476,14 @@ func (st *Stream) Consumed(n int) {
 	inc := st.consumedLocked(n)
 	st.mu.Unlock()
 	st.s.w.credit(st.id, inc, n)
+}
+
+// Ended reports whether the peer has ended its side (END_STREAM) and every
+// header block and octet it sent has been read.
+func (st *Stream) Ended() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.recvEnd && st.roff == len(st.rbuf) && len(st.heads) == 0
 }
 
 // Buffered returns the octets received and not yet read.
