@@ -6,14 +6,30 @@ BIN      := bin
 
 .PHONY: run build test unit fuzz-short fuzz bench lint clean
 
-## run: build and start edge, control, a demo app and an agent on loopback
+RUN := .run
+
+## run: build and start the edge, a demo app and an agent on loopback
 run: build
-	@$(BIN)/wsgrok-dev
+	@set -e; mkdir -p $(RUN); rm -f $(RUN)/token $(RUN)/demo.out; \
+	trap 'kill $$(jobs -p) 2>/dev/null; wait 2>/dev/null; echo; echo "wsgrok: stopped"' INT TERM EXIT; \
+	$(BIN)/wsgrok-backend -addr 127.0.0.1:0 > $(RUN)/demo.out 2>&1 & \
+	$(BIN)/wsgrok-edge --data-dir $(RUN)/edge --dev-token-file $(RUN)/token > $(RUN)/edge.out 2> $(RUN)/edge.log & \
+	for i in $$(seq 100); do [ -s $(RUN)/token ] && grep -q listening $(RUN)/demo.out && break; sleep 0.1; done; \
+	if [ ! -s $(RUN)/token ]; then cat $(RUN)/edge.log; exit 1; fi; \
+	demo=$$(sed -n 's|.*listening on http://||p' $(RUN)/demo.out); \
+	$(BIN)/wsgrok http $$demo --subdomain demo --edge 127.0.0.1:4443 --ca $(RUN)/edge/ca.pem \
+		--authtoken $$(cat $(RUN)/token) --config $(RUN)/wsgrok.yml --log $(RUN)/agent.log & \
+	sleep 1; echo; \
+	echo "  Open  http://demo.localhost:8080   (or https://demo.localhost:8443, CA in $(RUN)/edge/ca.pem)"; \
+	echo "  Tunnel your own port:"; \
+	echo "    $(BIN)/wsgrok http 3000 --edge 127.0.0.1:4443 --ca $(RUN)/edge/ca.pem --authtoken \$$(cat $(RUN)/token)"; \
+	echo "  Metrics http://127.0.0.1:9090/metrics · logs in $(RUN)/ · Ctrl-C stops everything"; echo; \
+	wait
 
 ## build: build every binary into ./bin
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./agent/cmd/... ./edge/cmd/... ./control/cmd/... ./bench/cmd/...
+	$(GO) build -o $(BIN)/ ./agent/cmd/... ./edge/cmd/... ./bench/cmd/...
 
 ## test: vet, race-enabled tests, and each fuzz target for FUZZTIME
 test: lint unit fuzz-short

@@ -1,0 +1,365 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wsgrok/wsgrok/proto"
+	"github.com/wsgrok/wsgrok/wire"
+)
+
+// httpHandler is the goroutine face of HTTP ingress: the TLS listener
+// (HTTP/1.1 and HTTP/2) and the plain connections the event loop hands
+// over (uploads, Upgrade, Expect, chunked bodies) are served by net/http
+// with this handler, which moves the exchange over a blocking stream.
+type httpHandler struct {
+	f       *forwarder
+	ingress string // metrics label
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	status := h.serve(w, r, start)
+	h.f.m.request(h.ingress, status, start)
+}
+
+func clientAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+func (h *httpHandler) serve(w http.ResponseWriter, r *http.Request, start time.Time) int {
+	if r.ProtoMajor == 1 {
+		// Stream the request body up while the response streams down; by
+		// default net/http would swallow the unread body first.
+		http.NewResponseController(w).EnableFullDuplex()
+	}
+	host, err := CanonicalHost(r.Host)
+	if err != nil {
+		errBadRequest.write(w, "")
+		return errBadRequest.Status
+	}
+	t := h.f.reg.Lookup(host)
+	if t == nil {
+		errNoTunnel.write(w, host)
+		return errNoTunnel.Status
+	}
+	if t.Kind != wire.KindHTTP {
+		errNotHTTP.write(w, host)
+		return errNotHTTP.Status
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	head := wire.RequestHead{Method: r.Method, Scheme: scheme, Authority: r.Host, Path: r.URL.RequestURI()}
+	if r.URL.Opaque == "*" || r.RequestURI == "*" {
+		head.Path = "*"
+	}
+	head.Header = wire.AppendHTTPHeader(make([]wire.HeaderField, 0, len(r.Header)+4), r.Header)
+	upgrade := r.ProtoMajor == 1 && head.Header != nil && wire.Get(head.Header, "upgrade") != ""
+	client := clientAddr(r)
+	forwardHeaders(&head, client, r.Host, t)
+	fields := head.AppendFields(make([]wire.HeaderField, 0, len(head.Header)+4))
+
+	noBody := r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 && len(r.TransferEncoding) == 0
+	ctx := r.Context()
+	var st *proto.Stream
+	for attempt := 0; ; attempt++ {
+		st, err = h.f.open(ctx, t, proto.OpenOptions{Kind: wire.KindHTTP, RemoteAddr: r.RemoteAddr, Meta: requestMeta(r.Proto, r.TLS != nil, start)})
+		if err == nil {
+			err = st.WriteHeaders(fields, noBody && !upgrade)
+		}
+		if err == nil || attempt > 0 || !noBody || !retryable(err) {
+			break
+		}
+	}
+	if err != nil {
+		if errors.Is(err, proto.ErrHeaderTooLarge) {
+			errHeaderTooLarge.write(w, host)
+			return errHeaderTooLarge.Status
+		}
+		k := failureKind(err)
+		k.write(w, host)
+		return k.Status
+	}
+	stop := context.AfterFunc(ctx, func() { st.Reset(wire.ErrCodeCancel) })
+	defer stop()
+	defer st.Close()
+
+	// The request body goes up while the response comes down. With
+	// Expect: 100-continue it waits for the agent's 100 (or a second, as
+	// clients do), and is never sent if a final answer comes first, so a
+	// refusal (401, 413) is not preceded by the upload (RFC 9110 §10.1.1).
+	expect := strings.EqualFold(r.Header.Get("Expect"), "100-continue")
+	decision := make(chan bool, 1)
+	var decideOnce sync.Once
+	decide := func(send bool) { decideOnce.Do(func() { decision <- send }) }
+	bodyDone := make(chan struct{})
+	if !noBody && !upgrade {
+		go func() {
+			defer close(bodyDone)
+			if !<-decision {
+				return
+			}
+			bp := bufPool.Get().(*[]byte)
+			n, err := io.CopyBuffer(streamWriter{st}, r.Body, *bp)
+			bufPool.Put(bp)
+			h.f.m.bytesIn.Add(int(n))
+			if err != nil {
+				st.Reset(wire.ErrCodeCancel)
+				return
+			}
+			st.CloseWrite()
+		}()
+		if !expect {
+			decide(true)
+		}
+	} else {
+		close(bodyDone)
+	}
+	expectTimer := time.AfterFunc(time.Second, func() { decide(true) })
+	defer expectTimer.Stop()
+	defer decide(false) // an early return leaves the body unsent
+
+	var resp wire.ResponseHead
+	for {
+		st.SetReadDeadline(time.Now().Add(h.f.headTimeout))
+		fields, err := st.ReadHeaders()
+		if err != nil {
+			if errors.Is(err, proto.ErrSessionClosed) || err == io.EOF {
+				err = ErrAgentOffline
+			} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				err = errHeadTimeout
+			}
+			k := failureKind(err)
+			k.write(w, host)
+			return k.Status
+		}
+		resp, err = wire.ParseResponseHead(fields, false)
+		if err != nil {
+			st.Reset(wire.ErrCodeProtocol)
+			errAgentFailed.write(w, host)
+			return errAgentFailed.Status
+		}
+		if resp.Status >= 200 || resp.Status == http.StatusSwitchingProtocols {
+			break
+		}
+		if resp.Status == http.StatusContinue {
+			decide(true) // net/http writes the 100 itself when the body is read
+			continue
+		}
+		wire.ToHTTPHeader(w.Header(), resp.Header)
+		w.WriteHeader(resp.Status) // 103 Early Hints and the like
+		clear(w.Header())
+	}
+	st.SetReadDeadline(time.Time{})
+	decide(!expect) // a final answer before 100: the upload is not wanted
+
+	if resp.Status == http.StatusSwitchingProtocols {
+		if !upgrade {
+			st.Reset(wire.ErrCodeProtocol)
+			errAgentFailed.write(w, host)
+			return errAgentFailed.Status
+		}
+		h.switchProtocols(w, st, resp)
+		return resp.Status
+	}
+	if upgrade {
+		st.CloseWrite() // not switched: the stream carries no raw bytes up
+	}
+	hdr := w.Header()
+	wire.ToHTTPHeader(hdr, resp.Header)
+	hdr.Del("Connection")
+	w.WriteHeader(resp.Status)
+	if r.Method == http.MethodHead {
+		return resp.Status
+	}
+	if err := h.copyResponse(w, st); err != nil {
+		// The agent or its session died mid-body: abort so the client sees
+		// a broken response (connection closed or RST_STREAM), never a
+		// complete-looking one.
+		panic(http.ErrAbortHandler)
+	}
+	if trailers, err := st.ReadHeaders(); err == nil {
+		if tr, err := wire.ParseResponseHead(trailers, true); err == nil {
+			for _, f := range tr.Header {
+				hdr.Add(http.TrailerPrefix+f.Name, f.Value)
+			}
+		}
+	}
+	<-bodyDone
+	return resp.Status
+}
+
+// copyResponse streams the body, flushing whenever the stream has nothing
+// more buffered, so that server-sent events and chunks arrive as written.
+func (h *httpHandler) copyResponse(w http.ResponseWriter, st *proto.Stream) error {
+	rc := http.NewResponseController(w)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for {
+		n, err := st.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			h.f.m.bytesOut.Add(n)
+			if st.Buffered() == 0 {
+				rc.Flush()
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// switchProtocols completes a 101 and then carries raw bytes both ways
+// (WebSocket and any other Upgrade).
+func (h *httpHandler) switchProtocols(w http.ResponseWriter, st *proto.Stream, resp wire.ResponseHead) {
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		st.Reset(wire.ErrCodeCancel)
+		return
+	}
+	defer conn.Close()
+	bw := brw.Writer
+	bw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
+	for _, f := range resp.Header {
+		bw.WriteString(f.Name)
+		bw.WriteString(": ")
+		bw.WriteString(f.Value)
+		bw.WriteString("\r\n")
+	}
+	bw.WriteString("\r\n")
+	if bw.Flush() != nil {
+		st.Reset(wire.ErrCodeCancel)
+		return
+	}
+	spliceBoth(conn, brw.Reader, st, h.f.m)
+}
+
+// spliceBoth copies client<->stream until both directions end, passing
+// half-closes through. r reads from the client (it may hold bytes the
+// HTTP server buffered).
+func spliceBoth(conn net.Conn, r io.Reader, st *proto.Stream, m *edgeMetrics) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		bp := bufPool.Get().(*[]byte)
+		n, err := io.CopyBuffer(streamWriter{st}, r, *bp)
+		bufPool.Put(bp)
+		m.bytesIn.Add(int(n))
+		if err != nil {
+			st.Reset(wire.ErrCodeCancel)
+			return
+		}
+		st.CloseWrite()
+	}()
+	bp := bufPool.Get().(*[]byte)
+	n, err := io.CopyBuffer(conn, streamReader{st}, *bp)
+	bufPool.Put(bp)
+	m.bytesOut.Add(int(n))
+	if err == nil {
+		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
+	} else {
+		conn.Close()
+	}
+	<-done
+}
+
+// streamWriter and streamReader hide the Stream's other methods from io.Copy
+// so that it uses our pooled buffer rather than ReadFrom/WriteTo probing.
+type streamWriter struct{ st *proto.Stream }
+
+func (s streamWriter) Write(p []byte) (int, error) { return s.st.Write(p) }
+
+type streamReader struct{ st *proto.Stream }
+
+func (s streamReader) Read(p []byte) (int, error) { return s.st.Read(p) }
+
+// prefixConn is a connection handed over from the event loop: the bytes the
+// loop had already read come first, and RemoteAddr is the real client.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+	remote net.Addr
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *prefixConn) RemoteAddr() net.Addr { return c.remote }
+
+func (c *prefixConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// chanListener is a net.Listener fed by the event loop's handovers.
+type chanListener struct {
+	ch     chan net.Conn
+	addr   net.Addr
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newChanListener(addr net.Addr) *chanListener {
+	return &chanListener{ch: make(chan net.Conn), addr: addr, closed: make(chan struct{})}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+// push hands c to the server; false if the listener is closed.
+func (l *chanListener) push(c net.Conn) bool {
+	select {
+	case l.ch <- c:
+		return true
+	case <-l.closed:
+		return false
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.addr }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,722 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/wsgrok/wsgrok/proto"
+	"github.com/wsgrok/wsgrok/wire"
+)
+
+// httpIngress is the public plain-HTTP/1.1 listener, on a gnet event loop.
+// The loop owns its connections and never blocks: session goroutines hand
+// response bytes in under a small per-connection lock and wake the loop.
+//
+// A request whose body is small and already here is served on the loop.
+// Anything that could make the loop buffer without bound (a large or
+// chunked upload, Upgrade, Expect: 100-continue) is handed to net/http on
+// a duplicate of the socket (Conn.Dup, net.FileConn): gnet cannot stop
+// reading one connection (gnet issues #712, #722), so such a connection
+// must leave the loop before its body arrives. There, reads wait for
+// stream credit, and memory stays within the window.
+type httpIngress struct {
+	gnet.BuiltinEventEngine
+	f         *forwarder
+	m         *edgeMetrics
+	log       *slog.Logger
+	trusted   TrustedNets
+	maxHead   int
+	fastBody  int
+	headerTO  time.Duration
+	idleTO    time.Duration
+	handoff   *chanListener
+	handoffTO time.Duration
+
+	eng      gnet.Engine
+	addr     net.Addr
+	ready    chan error
+	draining atomic.Bool
+
+	mu    sync.Mutex
+	conns map[*hconn]struct{}
+}
+
+// hconn is one public connection. Fields without a comment are owned by
+// the loop.
+type hconn struct {
+	c         gnet.Conn
+	in        *httpIngress
+	remote    netip.AddrPort
+	needProxy bool
+	handedOff bool
+	req       h1Request
+	ex        *exchange
+	spare     []byte
+	drain     *time.Timer
+	drainWait time.Duration
+
+	headSince atomic.Int64 // unix nanos an unfinished head began; 0 if none
+	idleSince atomic.Int64 // unix nanos the connection went idle; 0 if busy
+
+	mu      sync.Mutex // guards what session goroutines touch:
+	out     []byte     // response bytes for the loop to write
+	outBody int64      // body octets in out (for flow-control credit)
+	woken   bool
+	closed  bool
+}
+
+// exchange is one request in flight on an hconn; it is the stream's
+// Receiver.
+type exchange struct {
+	hc        *hconn
+	t         *Tunnel
+	host      string
+	start     time.Time
+	isHead    bool
+	closeConn bool
+	fields    []wire.HeaderField // kept for one retry
+	reqBody   []byte             // kept for one retry
+	attempts  int
+	holdUntil time.Time // waiting for an offline agent until then
+
+	// Guarded by hc.mu:
+	st       *proto.Stream
+	body     []byte // request body not yet taken by the window
+	gotHead  bool
+	chunked  bool
+	declared int64 // Content-Length of the response, -1 if none
+	sent     int64 // body octets of the response so far
+	status   int
+	finished bool
+	abort    bool
+	failErr  error // the stream failed before a head
+
+	// Loop-owned:
+	written, credited int64
+}
+
+func (in *httpIngress) OnBoot(eng gnet.Engine) gnet.Action {
+	in.eng = eng
+	fd, err := eng.Dup()
+	if err == nil {
+		f := os.NewFile(uintptr(fd), "listener")
+		if ln, err2 := net.FileListener(f); err2 == nil {
+			in.addr = ln.Addr()
+			ln.Close()
+		} else {
+			err = err2
+		}
+		f.Close()
+	}
+	in.ready <- err
+	return gnet.None
+}
+
+func (in *httpIngress) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	hc := &hconn{c: c, in: in}
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		hc.remote = ta.AddrPort()
+		hc.remote = netip.AddrPortFrom(hc.remote.Addr().Unmap(), hc.remote.Port())
+	}
+	hc.needProxy = len(in.trusted) > 0 && in.trusted.Contains(hc.remote.Addr())
+	hc.idleSince.Store(time.Now().UnixNano())
+	c.SetContext(hc)
+	in.mu.Lock()
+	in.conns[hc] = struct{}{}
+	in.mu.Unlock()
+	in.m.conns.Inc()
+	return nil, gnet.None
+}
+
+func (in *httpIngress) OnClose(c gnet.Conn, _ error) gnet.Action {
+	hc, _ := c.Context().(*hconn)
+	if hc == nil {
+		return gnet.None
+	}
+	in.mu.Lock()
+	delete(in.conns, hc)
+	in.mu.Unlock()
+	in.m.conns.Dec()
+	hc.mu.Lock()
+	hc.closed = true
+	ex := hc.ex
+	var st *proto.Stream
+	if ex != nil {
+		st = ex.st
+		ex.finished = true
+	}
+	hc.mu.Unlock()
+	if hc.drain != nil {
+		hc.drain.Stop()
+	}
+	if hc.handedOff || ex == nil {
+		return gnet.None
+	}
+	if st != nil {
+		// The client left: stop the exchange and return every octet of
+		// credit it still held, or the session's window would shrink.
+		st.Reset(wire.ErrCodeCancel)
+		if left := ex.receivedTotal() - ex.credited; left > 0 {
+			st.Consumed(int(left))
+		}
+	}
+	return gnet.None
+}
+
+func (ex *exchange) receivedTotal() int64 {
+	ex.hc.mu.Lock()
+	defer ex.hc.mu.Unlock()
+	return ex.written + ex.hc.outBody
+}
+
+// wake asks the loop to run this connection. Safe from any goroutine.
+func (hc *hconn) wake() {
+	hc.mu.Lock()
+	if hc.woken || hc.closed {
+		hc.mu.Unlock()
+		return
+	}
+	hc.woken = true
+	hc.mu.Unlock()
+	hc.c.Wake(nil)
+}
+
+func (in *httpIngress) OnTraffic(c gnet.Conn) gnet.Action {
+	hc, _ := c.Context().(*hconn)
+	if hc == nil {
+		return gnet.Close
+	}
+	return hc.run()
+}
+
+// run flushes response bytes, retires a finished exchange and starts the
+// next request. Loop only.
+func (hc *hconn) run() gnet.Action {
+	hc.mu.Lock()
+	out, body := hc.out, hc.outBody
+	hc.out, hc.outBody = hc.spare[:0], 0
+	hc.woken = false
+	ex := hc.ex
+	var finished, abort bool
+	var failErr error
+	if ex != nil {
+		finished, abort, failErr = ex.finished, ex.abort, ex.failErr
+	}
+	hc.mu.Unlock()
+	if len(out) > 0 {
+		hc.c.Write(out)
+		hc.in.m.bytesOut.Add(len(out))
+		if ex != nil {
+			ex.written += body
+		}
+	}
+	hc.spare = out[:0]
+
+	if ex != nil {
+		if failErr != nil {
+			return hc.failed(ex, failErr)
+		}
+		if !ex.holdUntil.IsZero() {
+			return hc.retryOpen(ex)
+		}
+		progress := hc.credit(ex)
+		if abort {
+			return gnet.Close // mid-body failure: the client must see a broken response
+		}
+		if !finished || hc.c.OutboundBuffered() > 0 || ex.written > ex.credited {
+			if ex.written > ex.credited || (finished && hc.c.OutboundBuffered() > 0) {
+				hc.pollDrain(progress)
+			}
+			return gnet.None
+		}
+		hc.retire(ex)
+		if ex.closeConn {
+			return gnet.Close
+		}
+	}
+	return hc.next()
+}
+
+// credit returns window for response octets that have left the process:
+// everything handed to the connection minus what still waits in gnet's
+// outbound buffer. A slow client thus holds at most one window here.
+func (hc *hconn) credit(ex *exchange) bool {
+	n := ex.written - ex.credited - int64(hc.c.OutboundBuffered())
+	if n <= 0 {
+		return false
+	}
+	ex.credited += n
+	hc.mu.Lock()
+	st := ex.st
+	hc.mu.Unlock()
+	st.Consumed(int(n))
+	return true
+}
+
+// pollDrain arranges for the loop to look again soon: gnet has no event
+// for "outbound buffer drained". Slow clients are polled less often.
+func (hc *hconn) pollDrain(progress bool) {
+	if progress || hc.drainWait == 0 {
+		hc.drainWait = time.Millisecond
+	} else if hc.drainWait < 50*time.Millisecond {
+		hc.drainWait *= 2
+	}
+	if hc.drain == nil {
+		hc.drain = time.AfterFunc(hc.drainWait, hc.wake)
+	} else {
+		hc.drain.Reset(hc.drainWait)
+	}
+}
+
+func (hc *hconn) retire(ex *exchange) {
+	hc.in.m.request("http", ex.status, ex.start)
+	hc.ex = nil
+	if cap(hc.spare) > 16<<10 {
+		hc.spare = nil // an idle connection keeps no large buffer
+	}
+	hc.mu.Lock()
+	if len(hc.out) == 0 && cap(hc.out) > 16<<10 {
+		hc.out = nil
+	}
+	hc.mu.Unlock()
+}
+
+// failed handles a stream that failed before the agent sent a head: one
+// retry on another session when the agent surely did not process it,
+// else an error page.
+func (hc *hconn) failed(ex *exchange, err error) gnet.Action {
+	if retryable(err) && ex.attempts < 2 {
+		hc.mu.Lock()
+		ex.failErr, ex.finished, ex.st = nil, false, nil
+		hc.mu.Unlock()
+		return hc.open(ex)
+	}
+	k := failureKind(err)
+	ex.status = k.Status
+	hc.retireWithPage(ex, k)
+	if ex.closeConn {
+		return gnet.Close
+	}
+	return hc.next()
+}
+
+func (hc *hconn) retireWithPage(ex *exchange, k errKind) {
+	hc.c.Write(k.appendHTTP1(nil, ex.host, !ex.closeConn))
+	ex.status = k.Status
+	hc.retire(ex)
+}
+
+// next parses and starts the next request, or waits for more bytes.
+func (hc *hconn) next() gnet.Action {
+	in := hc.in
+	buf, _ := hc.c.Peek(-1)
+	if len(buf) == 0 {
+		hc.headSince.Store(0)
+		hc.idleSince.Store(time.Now().UnixNano())
+		if in.draining.Load() {
+			return gnet.Close
+		}
+		return gnet.None
+	}
+	hc.idleSince.Store(0)
+	if hc.needProxy {
+		if !HasProxyV2Prefix(buf) {
+			hc.needProxy = false // a trusted peer that sent no header: its own address stands
+		} else {
+			h, n, err := ParseProxyV2(buf)
+			if errors.Is(err, ErrProxyIncomplete) {
+				hc.markHead()
+				return gnet.None
+			}
+			if err != nil {
+				return gnet.Close
+			}
+			if h.Command == 1 && h.Source.IsValid() {
+				hc.remote = h.Source
+			}
+			hc.needProxy = false
+			hc.c.Discard(n)
+			if buf, _ = hc.c.Peek(-1); len(buf) == 0 {
+				return gnet.None
+			}
+		}
+	}
+	r := &hc.req
+	n, err := parseH1Request(buf, in.maxHead, r)
+	switch {
+	case errors.Is(err, errH1Incomplete):
+		hc.markHead()
+		return gnet.None
+	case errors.Is(err, errH1TooLarge):
+		return hc.refuse(errHeaderTooLarge)
+	case errors.Is(err, errH1Version):
+		return hc.refuse(errVersion)
+	case err != nil:
+		return hc.refuse(errBadRequest)
+	}
+	if r.chunked || r.upgrade || r.expect || r.contentLength > int64(in.fastBody) {
+		return hc.handOff(buf)
+	}
+	cl := max(r.contentLength, 0)
+	if int64(len(buf)-n) < cl {
+		hc.markHead() // the body is on its way; the header timeout covers it
+		return gnet.None
+	}
+	hc.headSince.Store(0)
+	ex := &exchange{hc: hc, start: time.Now(), isHead: r.method == http.MethodHead, declared: -1,
+		closeConn: r.closeConn || in.draining.Load()}
+	host, err := CanonicalHost(r.authority)
+	if err != nil {
+		hc.c.Discard(n + int(cl))
+		hc.retireWithPage(ex, errBadRequest)
+		return gnet.Close
+	}
+	ex.host = host
+	t := in.f.reg.Lookup(host)
+	if t == nil || t.Kind != wire.KindHTTP {
+		hc.c.Discard(n + int(cl))
+		hc.retireWithPage(ex, errNoTunnel)
+		return hc.afterPage(ex)
+	}
+	ex.t = t
+	head := wire.RequestHead{Method: r.method, Scheme: "http", Authority: r.authority, Path: r.target, Header: r.header}
+	forwardHeaders(&head, hc.remote.Addr(), r.authority, t)
+	ex.fields = head.AppendFields(make([]wire.HeaderField, 0, len(head.Header)+4))
+	if cl > 0 {
+		ex.reqBody = append([]byte(nil), buf[n:n+int(cl)]...)
+		in.m.bytesIn.Add(int(cl))
+	}
+	hc.c.Discard(n + int(cl))
+	hc.ex = ex
+	return hc.open(ex)
+}
+
+func (hc *hconn) afterPage(ex *exchange) gnet.Action {
+	if ex.closeConn {
+		return gnet.Close
+	}
+	return hc.next()
+}
+
+func (hc *hconn) markHead() {
+	if hc.headSince.Load() == 0 {
+		hc.headSince.Store(time.Now().UnixNano())
+	}
+}
+
+func (hc *hconn) refuse(k errKind) gnet.Action {
+	hc.c.Write(k.appendHTTP1(nil, "", false))
+	hc.in.m.request("http", k.Status, time.Now())
+	return gnet.Close
+}
+
+// open opens the exchange's stream and sends its head and body. Loop only.
+func (hc *hconn) open(ex *exchange) gnet.Action {
+	ex.attempts++
+	in := hc.in
+	opts := proto.OpenOptions{Kind: wire.KindHTTP, RemoteAddr: hc.remote.String(), Meta: requestMeta("HTTP/1.1", false, ex.start), Receiver: ex}
+	st, err := ex.t.Open(opts)
+	if errors.Is(err, ErrAgentOffline) {
+		if ex.holdUntil.IsZero() {
+			ex.holdUntil = time.Now().Add(in.f.hold)
+		}
+		if time.Now().Before(ex.holdUntil) {
+			// Wait for the agent to come back, without blocking the loop.
+			online := ex.t.Online()
+			wait := time.Until(ex.holdUntil)
+			go func() {
+				select {
+				case <-online:
+				case <-time.After(wait):
+				}
+				hc.wake()
+			}()
+			return gnet.None
+		}
+	}
+	ex.holdUntil = time.Time{}
+	if err != nil {
+		k := failureKind(err)
+		hc.retireWithPage(ex, k)
+		return hc.afterPage(ex)
+	}
+	hc.mu.Lock()
+	ex.st = st
+	err = st.WriteHeaders(ex.fields, len(ex.reqBody) == 0)
+	if err == nil && len(ex.reqBody) > 0 {
+		ex.body = ex.reqBody
+		ex.pushBodyLocked()
+	}
+	hc.mu.Unlock()
+	if err != nil {
+		st.Reset(wire.ErrCodeCancel)
+		if errors.Is(err, proto.ErrHeaderTooLarge) {
+			hc.retireWithPage(ex, errHeaderTooLarge)
+			return gnet.Close
+		}
+		hc.mu.Lock()
+		ex.failErr = err
+		hc.mu.Unlock()
+		return hc.failed(ex, err)
+	}
+	return gnet.None
+}
+
+// retryOpen runs when a held request is woken: the agent may be back.
+func (hc *hconn) retryOpen(ex *exchange) gnet.Action {
+	ex.attempts--
+	return hc.open(ex)
+}
+
+// pushBodyLocked sends as much of the request body as the window takes.
+func (ex *exchange) pushBodyLocked() {
+	n, err := ex.st.TryWrite(ex.body)
+	ex.body = ex.body[n:]
+	if err == nil && len(ex.body) == 0 {
+		ex.st.CloseWrite()
+	}
+}
+
+// --- proto.Receiver: called on session goroutines ---
+
+func (ex *exchange) OnWritable(st *proto.Stream) {
+	hc := ex.hc
+	hc.mu.Lock()
+	if !ex.finished && ex.st == st && len(ex.body) > 0 {
+		ex.pushBodyLocked()
+	}
+	hc.mu.Unlock()
+}
+
+func (ex *exchange) OnHeaders(st *proto.Stream, fields []wire.HeaderField, end bool) {
+	hc := ex.hc
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	if ex.finished || ex.st != st {
+		return
+	}
+	if ex.gotHead { // trailers
+		if ex.chunked {
+			hc.out = append(hc.out, "0\r\n"...)
+			if tr, err := wire.ParseResponseHead(fields, true); err == nil {
+				for _, f := range tr.Header {
+					hc.out = append(hc.out, f.Name...)
+					hc.out = append(hc.out, ": "...)
+					hc.out = append(hc.out, f.Value...)
+					hc.out = append(hc.out, "\r\n"...)
+				}
+			}
+			hc.out = append(hc.out, "\r\n"...)
+		}
+		ex.endLocked(end)
+		return
+	}
+	resp, err := wire.ParseResponseHead(fields, false)
+	if err != nil || resp.Status == http.StatusSwitchingProtocols {
+		// An agent is not trusted to write our framing (CWE-113).
+		st.Reset(wire.ErrCodeProtocol)
+		ex.failErr = fmt.Errorf("%w: %v", errBadAgentHead, err)
+		ex.finished = true
+		hc.wakeLocked()
+		return
+	}
+	if resp.Status < 200 {
+		if resp.Status != http.StatusContinue {
+			hc.out = appendH1ResponseHead(hc.out, resp.Status, resp.Header, false, false)
+			hc.wakeLocked()
+		}
+		return
+	}
+	ex.gotHead = true
+	ex.status = resp.Status
+	noBody := ex.isHead || resp.Status == http.StatusNoContent || resp.Status == http.StatusNotModified
+	if cl := wire.Get(resp.Header, "content-length"); cl != "" {
+		if v, err := strconv.ParseInt(cl, 10, 64); err == nil && v >= 0 {
+			ex.declared = v
+		}
+	}
+	ex.chunked = !noBody && ex.declared < 0
+	if noBody {
+		ex.declared = 0
+	}
+	hc.out = appendH1ResponseHead(hc.out, resp.Status, resp.Header, ex.chunked, ex.closeConn)
+	ex.endLocked(end)
+	hc.wakeLocked()
+}
+
+var errBadAgentHead = errors.New("wsgrok: agent sent a malformed response head")
+
+func (ex *exchange) OnData(st *proto.Stream, p []byte, end bool) {
+	hc := ex.hc
+	hc.mu.Lock()
+	if ex.finished || ex.st != st || !ex.gotHead || (ex.declared == 0 && !ex.chunked) {
+		hc.mu.Unlock()
+		st.Consumed(len(p)) // nothing to deliver: give the credit straight back
+		if !ex.gotHead && len(p) > 0 {
+			st.Reset(wire.ErrCodeProtocol)
+		}
+		return
+	}
+	if len(p) > 0 {
+		if ex.chunked {
+			hc.out = strconv.AppendInt(hc.out, int64(len(p)), 16)
+			hc.out = append(hc.out, "\r\n"...)
+			hc.out = append(hc.out, p...)
+			hc.out = append(hc.out, "\r\n"...)
+		} else {
+			hc.out = append(hc.out, p...)
+		}
+		hc.outBody += int64(len(p))
+		ex.sent += int64(len(p))
+		if ex.declared >= 0 && ex.sent > ex.declared {
+			ex.abort = true // more than Content-Length: the framing would break
+		}
+	}
+	if end && ex.chunked {
+		hc.out = append(hc.out, "0\r\n\r\n"...)
+	}
+	ex.endLocked(end)
+	hc.wakeLocked()
+	hc.mu.Unlock()
+}
+
+func (ex *exchange) endLocked(end bool) {
+	if !end {
+		return
+	}
+	ex.finished = true
+	if !ex.chunked && ex.declared >= 0 && ex.sent != ex.declared && !ex.isHead && ex.status != http.StatusNotModified && ex.status != http.StatusNoContent {
+		ex.abort = true // short body: the client must see it broken
+	}
+}
+
+func (ex *exchange) OnReset(st *proto.Stream, err error) {
+	hc := ex.hc
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	if ex.finished || ex.st != st {
+		return
+	}
+	ex.finished = true
+	if ex.gotHead {
+		ex.abort = true
+	} else {
+		ex.failErr = err
+	}
+	hc.wakeLocked()
+}
+
+func (hc *hconn) wakeLocked() {
+	if hc.woken || hc.closed {
+		return
+	}
+	hc.woken = true
+	hc.c.Wake(nil)
+}
+
+// handOff moves the connection to net/http before its body is read.
+func (hc *hconn) handOff(buf []byte) gnet.Action {
+	fd, err := hc.c.Dup()
+	if err != nil {
+		return hc.refuse(errAgentFailed)
+	}
+	prefix := append([]byte(nil), buf...)
+	hc.handedOff = true
+	hc.in.m.handoffs.Inc()
+	remote := net.TCPAddrFromAddrPort(hc.remote)
+	go hc.in.adopt(fd, prefix, remote)
+	return gnet.Close
+}
+
+func (in *httpIngress) adopt(fd int, prefix []byte, remote net.Addr) {
+	f := os.NewFile(uintptr(fd), "handoff")
+	nc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		in.log.Warn("handoff failed", "err", err)
+		return
+	}
+	pc := &prefixConn{Conn: nc, prefix: prefix, remote: remote}
+	if !in.handoff.push(pc) {
+		nc.Close()
+	}
+}
+
+// janitor closes connections whose head is too slow (slowloris) or that
+// sat idle too long. It runs off the loop; gnet's Close is async-safe.
+func (in *httpIngress) janitor(stop <-chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			in.sweep(now)
+		}
+	}
+}
+
+func (in *httpIngress) sweep(now time.Time) {
+	in.mu.Lock()
+	var victims []gnet.Conn
+	draining := in.draining.Load()
+	for hc := range in.conns {
+		if hs := hc.headSince.Load(); hs != 0 && now.Sub(time.Unix(0, hs)) > in.headerTO {
+			victims = append(victims, hc.c)
+			continue
+		}
+		if is := hc.idleSince.Load(); is != 0 && (draining || now.Sub(time.Unix(0, is)) > in.idleTO) {
+			victims = append(victims, hc.c)
+		}
+	}
+	in.mu.Unlock()
+	for _, c := range victims {
+		c.Close()
+	}
+}
+
+// run starts the engine on addr and returns once it listens.
+func (in *httpIngress) run(addr string, loops int) error {
+	in.ready = make(chan error, 1)
+	in.conns = map[*hconn]struct{}{}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- gnet.Run(in, "tcp://"+addr,
+			gnet.WithMulticore(loops != 1), gnet.WithNumEventLoop(loops),
+			gnet.WithTCPNoDelay(gnet.TCPNoDelay), gnet.WithReuseAddr(true),
+			gnet.WithReadBufferCap(64<<10), gnet.WithLogger(gnetLogger{in.log}))
+	}()
+	select {
+	case err := <-in.ready:
+		return err
+	case err := <-errc:
+		if err == nil {
+			err = errors.New("wsgrok: http ingress stopped at start")
+		}
+		return fmt.Errorf("wsgrok: http ingress on %s: %w", addr, err)
+	}
+}
+
+func (in *httpIngress) stop(ctx context.Context) error { return in.eng.Stop(ctx) }
+
+// gnetLogger routes gnet's log lines into ours.
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...)) }
