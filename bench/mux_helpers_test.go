@@ -56,6 +56,7 @@ type transport struct {
 var transports = []transport{
 	{"tcp", prototest.TCP},
 	{"tls", prototest.TLS},
+	{"tlsbatch", prototest.BatchedTLS}, // TLS records gathered per write, as the edge and agent ship
 }
 
 // wsgrok: proto's defaults (256 KiB per stream, 16 MiB per session,

@@ -198,6 +198,9 @@ func (a *agentServer) onBind(s *proto.Session, b wire.Bind) wire.BindResult {
 		return bindError(wire.ErrCodeTunnelLimit, "at most %d tunnels per agent connection", as.maxTunls)
 	}
 	as.mu.Unlock()
+	if err := ValidateOptions(b.Options); err != nil {
+		return bindError(wire.ErrCodeNameInvalid, "bad tunnel option: %v", err)
+	}
 	t, res := a.reg.bind(as, b)
 	if t == nil {
 		a.log.Info("bind refused", "account", as.id.AccountName, "name", b.Name, "code", res.Code, "msg", res.Message)
@@ -208,7 +211,7 @@ func (a *agentServer) onBind(s *proto.Session, b wire.Bind) wire.BindResult {
 	tid := as.nextTID
 	as.tunnels[tid] = t
 	as.mu.Unlock()
-	t.addBinding(binding{sess: as, id: tid}, optionsFrom(b.Options))
+	t.addBinding(binding{sess: as, id: tid}, b.Options)
 	res = wire.BindResult{TunnelID: tid, Meta: wire.Metadata{{Key: "name", Value: t.Name}}}
 	for _, u := range a.urls(t) {
 		res.Meta = res.Meta.Add("url", u)

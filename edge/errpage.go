@@ -43,10 +43,14 @@ h1{font-size:1.4rem;margin:0 0 .5rem}code{background:#eef0f4;padding:.1rem .35re
 `, k.Status, html.EscapeString(k.Title), k.Status, k.Code, html.EscapeString(k.Title), html.EscapeString(k.Hint), html.EscapeString(host)))
 }
 
-// write sends the page through a ResponseWriter.
-func (k errKind) write(w http.ResponseWriter, host string) {
+// write sends the page through a ResponseWriter; extra holds header
+// name/value pairs (WWW-Authenticate, Retry-After).
+func (k errKind) write(w http.ResponseWriter, host string, extra ...string) {
 	body := k.page(host)
 	h := w.Header()
+	for i := 0; i+1 < len(extra); i += 2 {
+		h.Set(extra[i], extra[i+1])
+	}
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("X-Wsgrok-Error", k.Code)
@@ -56,10 +60,13 @@ func (k errKind) write(w http.ResponseWriter, host string) {
 }
 
 // appendHTTP1 appends a whole HTTP/1.1 response carrying the page.
-func (k errKind) appendHTTP1(b []byte, host string, keepAlive bool) []byte {
+func (k errKind) appendHTTP1(b []byte, host string, keepAlive bool, extra ...string) []byte {
 	body := k.page(host)
 	b = fmt.Appendf(b, "HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\nX-Wsgrok-Error: %s\r\nCache-Control: no-store\r\n",
 		k.Status, http.StatusText(k.Status), len(body), k.Code)
+	for i := 0; i+1 < len(extra); i += 2 {
+		b = fmt.Appendf(b, "%s: %s\r\n", extra[i], extra[i+1])
+	}
 	if !keepAlive {
 		b = append(b, "Connection: close\r\n"...)
 	}

@@ -14,6 +14,7 @@ import (
 // for an agent that is reconnecting, the request block, and the mapping
 // from stream failures to error pages.
 type forwarder struct {
+	usage       usage
 	reg         *Registry
 	hold        time.Duration // how long a request waits for an offline agent
 	headTimeout time.Duration // how long the agent may take to answer with a head
@@ -32,7 +33,7 @@ func requestMeta(proto string, tls bool, start time.Time) wire.Metadata {
 // forwardHeaders finishes a request's header list: the forwarding fields
 // are the edge's own (overwriting what the client sent, which it can
 // forge), and a tunnel may rewrite the authority.
-func forwardHeaders(h *wire.RequestHead, client netip.Addr, origHost string, t *Tunnel) {
+func forwardHeaders(h *wire.RequestHead, client netip.Addr, origHost string, stripAuth bool) {
 	out := h.Header[:0]
 	for _, f := range h.Header {
 		switch f.Name {
@@ -40,6 +41,10 @@ func forwardHeaders(h *wire.RequestHead, client netip.Addr, origHost string, t *
 			continue
 		case "host": // carried as :authority
 			continue
+		case "authorization":
+			if stripAuth { // the tunnel's basic auth used it: not the app's to see
+				continue
+			}
 		}
 		out = append(out, f)
 	}
@@ -48,9 +53,6 @@ func forwardHeaders(h *wire.RequestHead, client netip.Addr, origHost string, t *
 		wire.HeaderField{Name: "x-forwarded-proto", Value: h.Scheme},
 		wire.HeaderField{Name: "x-forwarded-host", Value: origHost})
 	h.Header = out
-	if hh := t.Options().HostHeader; hh != "" {
-		h.Authority = hh
-	}
 }
 
 // open opens a stream on t, waiting up to the hold for an agent that is
@@ -134,4 +136,12 @@ func itoa64(v int64) string {
 		b[i] = '-'
 	}
 	return string(b[i:])
+}
+
+// finish counts a finished request: metrics, usage and the traffic view.
+func (f *forwarder) finish(ingress string, r exchangeRecord) {
+	f.m.request(ingress, r.status, r.start)
+	if r.t != nil {
+		f.usage.record(r)
+	}
 }

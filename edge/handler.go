@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wsgrok/wsgrok/proto"
@@ -28,9 +29,9 @@ type httpHandler struct {
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	status := h.serve(w, r, start)
-	h.f.m.request(h.ingress, status, start)
+	rec := exchangeRecord{start: time.Now(), method: r.Method, path: r.URL.Path, client: clientAddr(r).String()}
+	h.serve(w, r, &rec)
+	h.f.finish(h.ingress, rec)
 }
 
 func clientAddr(r *http.Request) netip.Addr {
@@ -41,7 +42,12 @@ func clientAddr(r *http.Request) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-func (h *httpHandler) serve(w http.ResponseWriter, r *http.Request, start time.Time) int {
+func (h *httpHandler) serve(w http.ResponseWriter, r *http.Request, rec *exchangeRecord) {
+	rec.status = h.exchange(w, r, rec)
+}
+
+func (h *httpHandler) exchange(w http.ResponseWriter, r *http.Request, rec *exchangeRecord) int {
+	start := rec.start
 	if r.ProtoMajor == 1 {
 		// Stream the request body up while the response streams down; by
 		// default net/http would swallow the unread body first.
@@ -61,18 +67,27 @@ func (h *httpHandler) serve(w http.ResponseWriter, r *http.Request, start time.T
 		errNotHTTP.write(w, host)
 		return errNotHTTP.Status
 	}
+	rec.t = t
+	target := r.RequestURI
+	if !strings.HasPrefix(target, "/") && target != "*" {
+		target = r.URL.RequestURI() // absolute form: its path
+	}
+	client := clientAddr(r)
+	norm, strip, deny := t.admit(client, target, r.Header.Get("Authorization"), start)
+	if deny != nil {
+		rec.blocked = deny.reason
+		deny.kind.write(w, host, deny.headers()...)
+		return deny.kind.Status
+	}
+	rec.path = norm.Path
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	head := wire.RequestHead{Method: r.Method, Scheme: scheme, Authority: r.Host, Path: r.URL.RequestURI()}
-	if r.URL.Opaque == "*" || r.RequestURI == "*" {
-		head.Path = "*"
-	}
+	head := wire.RequestHead{Method: r.Method, Scheme: scheme, Authority: r.Host, Path: norm.RequestURI()}
 	head.Header = wire.AppendHTTPHeader(make([]wire.HeaderField, 0, len(r.Header)+4), r.Header)
 	upgrade := r.ProtoMajor == 1 && head.Header != nil && wire.Get(head.Header, "upgrade") != ""
-	client := clientAddr(r)
-	forwardHeaders(&head, client, r.Host, t)
+	forwardHeaders(&head, client, r.Host, strip)
 	fields := head.AppendFields(make([]wire.HeaderField, 0, len(head.Header)+4))
 
 	noBody := r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 && len(r.TransferEncoding) == 0
@@ -104,6 +119,8 @@ func (h *httpHandler) serve(w http.ResponseWriter, r *http.Request, start time.T
 	// Expect: 100-continue it waits for the agent's 100 (or a second, as
 	// clients do), and is never sent if a final answer comes first, so a
 	// refusal (401, 413) is not preceded by the upload (RFC 9110 §10.1.1).
+	var bodyN atomic.Int64 // the upload's size; the body goroutine may outlive an early return
+	defer func() { rec.bytesIn = bodyN.Load() }()
 	expect := strings.EqualFold(r.Header.Get("Expect"), "100-continue")
 	decision := make(chan bool, 1)
 	var decideOnce sync.Once
@@ -119,6 +136,7 @@ func (h *httpHandler) serve(w http.ResponseWriter, r *http.Request, start time.T
 			n, err := io.CopyBuffer(streamWriter{st}, r.Body, *bp)
 			bufPool.Put(bp)
 			h.f.m.bytesIn.Add(int(n))
+			bodyN.Store(n)
 			if err != nil {
 				st.Reset(wire.ErrCodeCancel)
 				return
@@ -175,7 +193,7 @@ func (h *httpHandler) serve(w http.ResponseWriter, r *http.Request, start time.T
 			errAgentFailed.write(w, host)
 			return errAgentFailed.Status
 		}
-		h.switchProtocols(w, st, resp)
+		h.switchProtocols(w, st, resp, rec)
 		return resp.Status
 	}
 	if upgrade {
@@ -188,7 +206,9 @@ func (h *httpHandler) serve(w http.ResponseWriter, r *http.Request, start time.T
 	if r.Method == http.MethodHead {
 		return resp.Status
 	}
-	if err := h.copyResponse(w, st); err != nil {
+	n, err := h.copyResponse(w, st)
+	rec.bytesOut = n
+	if err != nil {
 		// The agent or its session died mid-body: abort so the client sees
 		// a broken response (connection closed or RST_STREAM), never a
 		// complete-looking one.
@@ -207,34 +227,36 @@ func (h *httpHandler) serve(w http.ResponseWriter, r *http.Request, start time.T
 
 // copyResponse streams the body, flushing whenever the stream has nothing
 // more buffered, so that server-sent events and chunks arrive as written.
-func (h *httpHandler) copyResponse(w http.ResponseWriter, st *proto.Stream) error {
+func (h *httpHandler) copyResponse(w http.ResponseWriter, st *proto.Stream) (int64, error) {
 	rc := http.NewResponseController(w)
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
+	var total int64
 	for {
 		n, err := st.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				return werr
+				return total, werr
 			}
+			total += int64(n)
 			h.f.m.bytesOut.Add(n)
 			if st.Buffered() == 0 {
 				rc.Flush()
 			}
 		}
 		if err == io.EOF {
-			return nil
+			return total, nil
 		}
 		if err != nil {
-			return err
+			return total, err
 		}
 	}
 }
 
 // switchProtocols completes a 101 and then carries raw bytes both ways
 // (WebSocket and any other Upgrade).
-func (h *httpHandler) switchProtocols(w http.ResponseWriter, st *proto.Stream, resp wire.ResponseHead) {
+func (h *httpHandler) switchProtocols(w http.ResponseWriter, st *proto.Stream, resp wire.ResponseHead, rec *exchangeRecord) {
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		st.Reset(wire.ErrCodeCancel)
@@ -254,18 +276,19 @@ func (h *httpHandler) switchProtocols(w http.ResponseWriter, st *proto.Stream, r
 		st.Reset(wire.ErrCodeCancel)
 		return
 	}
-	spliceBoth(conn, brw.Reader, st, h.f.m)
+	rec.bytesIn, rec.bytesOut = spliceBoth(conn, brw.Reader, st, h.f.m)
 }
 
 // spliceBoth copies client<->stream until both directions end, passing
 // half-closes through. r reads from the client (it may hold bytes the
 // HTTP server buffered).
-func spliceBoth(conn net.Conn, r io.Reader, st *proto.Stream, m *edgeMetrics) {
+func spliceBoth(conn net.Conn, r io.Reader, st *proto.Stream, m *edgeMetrics) (up, down int64) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		bp := bufPool.Get().(*[]byte)
 		n, err := io.CopyBuffer(streamWriter{st}, r, *bp)
+		up = n
 		bufPool.Put(bp)
 		m.bytesIn.Add(int(n))
 		if err != nil {
@@ -278,6 +301,7 @@ func spliceBoth(conn net.Conn, r io.Reader, st *proto.Stream, m *edgeMetrics) {
 	n, err := io.CopyBuffer(conn, streamReader{st}, *bp)
 	bufPool.Put(bp)
 	m.bytesOut.Add(int(n))
+	down = n
 	if err == nil {
 		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite()
@@ -286,6 +310,7 @@ func spliceBoth(conn net.Conn, r io.Reader, st *proto.Stream, m *edgeMetrics) {
 		conn.Close()
 	}
 	<-done
+	return up, down
 }
 
 // streamWriter and streamReader hide the Stream's other methods from io.Copy

@@ -14,24 +14,33 @@ var (
 	errH1Incomplete = errors.New("wsgrok: http: incomplete request head")
 	errH1TooLarge   = errors.New("wsgrok: http: request head too large")
 	errH1Bad        = errors.New("wsgrok: http: malformed request")
-	errH1Version    = errors.New("wsgrok: http: unsupported HTTP version")
+	// ErrHTTP1Bad is the parser's error for a malformed head.
+	ErrHTTP1Bad  = errH1Bad
+	errH1Version = errors.New("wsgrok: http: unsupported HTTP version")
 )
 
 // maxHeaderFields bounds the number of header lines in one head.
 const maxHeaderFields = 128
 
-// h1Request is a parsed HTTP/1.x request head.
-type h1Request struct {
-	method        string
-	target        string // origin-form path and query, or "*"
-	authority     string // Host, or the authority of an absolute-form target
-	minor         int    // HTTP/1.minor
-	header        []wire.HeaderField
-	contentLength int64 // -1 when absent
-	chunked       bool  // Transfer-Encoding present (net/http takes it)
-	upgrade       bool
-	expect        bool
-	closeConn     bool
+// HTTP1Request is a parsed HTTP/1.x request head.
+type HTTP1Request struct {
+	Method        string
+	Target        string // origin-form path and query, or "*"
+	Authority     string // Host, or the authority of an absolute-form target
+	Minor         int    // HTTP/1.minor
+	Header        []wire.HeaderField
+	ContentLength int64 // -1 when absent
+	Chunked       bool  // Transfer-Encoding present (net/http takes it)
+	Upgrade       bool
+	Expect        bool
+	CloseConn     bool
+}
+
+// ParseHTTP1Request parses the request head at the start of b (at most
+// maxHead octets) into r and returns the head's length. It reuses r's
+// header slice.
+func ParseHTTP1Request(b []byte, maxHead int, r *HTTP1Request) (int, error) {
+	return parseH1Request(b, maxHead, r)
 }
 
 // parseH1Request parses the request head at the start of b and returns its
@@ -39,26 +48,30 @@ type h1Request struct {
 // a request ends (request smuggling, CVE-2019-18277 and its family): bare LF
 // line endings, whitespace before a colon, obs-fold, duplicate or
 // conflicting Content-Length, and two Host fields are all refused.
-func parseH1Request(b []byte, maxHead int, r *h1Request) (int, error) {
-	*r = h1Request{header: r.header[:0], contentLength: -1}
+func parseH1Request(b []byte, maxHead int, r *HTTP1Request) (int, error) {
+	*r = HTTP1Request{Header: r.Header[:0], ContentLength: -1}
 	start := 0
 	for start+1 < len(b) && b[start] == '\r' && b[start+1] == '\n' {
 		start += 2 // RFC 9112 §2.2: ignore empty lines before the request line
 	}
 	end := bytes.Index(b[start:], []byte("\r\n\r\n"))
+	// Every line must end in CR LF: a bare LF or CR ends a line for some
+	// parsers and not others, which is how requests get smuggled.
 	scan := b[start:]
 	if end >= 0 {
 		scan = scan[:end+4]
 	}
-	for i := bytes.IndexByte(scan, '\n'); i >= 0; {
-		if i == 0 || scan[i-1] != '\r' {
-			return 0, errH1Bad // a bare LF ends a line for some parsers and not others
+	for i, c := range scan {
+		switch c {
+		case '\n':
+			if i == 0 || scan[i-1] != '\r' {
+				return 0, errH1Bad
+			}
+		case '\r':
+			if i+1 < len(scan) && scan[i+1] != '\n' {
+				return 0, errH1Bad
+			}
 		}
-		next := bytes.IndexByte(scan[i+1:], '\n')
-		if next < 0 {
-			break
-		}
-		i += 1 + next
 	}
 	if end < 0 {
 		if len(b) > maxHead {
@@ -72,9 +85,6 @@ func parseH1Request(b []byte, maxHead int, r *h1Request) (int, error) {
 	}
 	// One string for the whole head: every field is a substring of it.
 	head := string(b[start : end-2])
-	if strings.IndexByte(strings.ReplaceAll(head, "\r\n", ""), '\n') >= 0 || strings.IndexByte(strings.ReplaceAll(head, "\r\n", ""), '\r') >= 0 {
-		return 0, errH1Bad // bare LF or CR
-	}
 	line, rest, _ := strings.Cut(head, "\r\n")
 	if err := r.parseRequestLine(line); err != nil {
 		return 0, err
@@ -83,7 +93,7 @@ func parseH1Request(b []byte, maxHead int, r *h1Request) (int, error) {
 	var connTokens []string
 	for rest != "" {
 		line, rest, _ = strings.Cut(rest, "\r\n")
-		if len(r.header) >= maxHeaderFields {
+		if len(r.Header) >= maxHeaderFields {
 			return 0, errH1TooLarge
 		}
 		colon := strings.IndexByte(line, ':')
@@ -101,30 +111,30 @@ func parseH1Request(b []byte, maxHead int, r *h1Request) (int, error) {
 			if hosts > 1 {
 				return 0, errH1Bad
 			}
-			if r.authority == "" {
-				r.authority = value
+			if r.Authority == "" {
+				r.Authority = value
 			}
 			continue
 		case "content-length":
 			n, err := strconv.ParseInt(value, 10, 64)
-			if err != nil || n < 0 || value[0] == '+' || (r.contentLength >= 0 && r.contentLength != n) {
+			if err != nil || n < 0 || value[0] == '+' || (r.ContentLength >= 0 && r.ContentLength != n) {
 				return 0, errH1Bad
 			}
-			r.contentLength = n
+			r.ContentLength = n
 		case "transfer-encoding":
-			r.chunked = true
+			r.Chunked = true
 			continue
 		case "connection":
 			for _, tok := range strings.Split(value, ",") {
 				tok = strings.ToLower(strings.TrimSpace(tok))
 				switch tok {
 				case "close":
-					r.closeConn = true
+					r.CloseConn = true
 				case "upgrade":
-					r.upgrade = true
+					r.Upgrade = true
 				case "keep-alive":
-					if r.minor == 0 {
-						r.closeConn = false
+					if r.Minor == 0 {
+						r.CloseConn = false
 						connTokens = append(connTokens, "keep-alive-1.0")
 					}
 				}
@@ -132,29 +142,29 @@ func parseH1Request(b []byte, maxHead int, r *h1Request) (int, error) {
 			}
 			continue
 		case "expect":
-			r.expect = true
+			r.Expect = true
 		case "keep-alive", "proxy-connection", "te", "trailer", "proxy-authorization", "proxy-authenticate":
 			if lname == "te" && strings.Contains(strings.ToLower(value), "trailers") {
-				r.header = append(r.header, wire.HeaderField{Name: "te", Value: "trailers"})
+				r.Header = append(r.Header, wire.HeaderField{Name: "te", Value: "trailers"})
 			}
 			continue
 		}
-		r.header = append(r.header, wire.HeaderField{Name: lname, Value: value})
+		r.Header = append(r.Header, wire.HeaderField{Name: lname, Value: value})
 	}
-	if r.minor == 0 {
-		r.closeConn = true
+	if r.Minor == 0 {
+		r.CloseConn = true
 		for _, t := range connTokens {
 			if t == "keep-alive-1.0" {
-				r.closeConn = false
+				r.CloseConn = false
 			}
 		}
 	}
-	if r.authority == "" && r.minor == 1 {
+	if r.Authority == "" && r.Minor == 1 {
 		return 0, errH1Bad // RFC 9112 §3.2: a 1.1 request without Host
 	}
 	hasUpgradeField := false
-	out := r.header[:0]
-	for _, f := range r.header {
+	out := r.Header[:0]
+	for _, f := range r.Header {
 		if f.Name == "upgrade" {
 			hasUpgradeField = true
 		}
@@ -163,21 +173,21 @@ func parseH1Request(b []byte, maxHead int, r *h1Request) (int, error) {
 		}
 		out = append(out, f)
 	}
-	r.header = out
-	r.upgrade = r.upgrade && hasUpgradeField
-	if !r.upgrade {
-		out = r.header[:0]
-		for _, f := range r.header {
+	r.Header = out
+	r.Upgrade = r.Upgrade && hasUpgradeField
+	if !r.Upgrade {
+		out = r.Header[:0]
+		for _, f := range r.Header {
 			if f.Name != "upgrade" {
 				out = append(out, f)
 			}
 		}
-		r.header = out
+		r.Header = out
 	}
 	return end, nil
 }
 
-func (r *h1Request) parseRequestLine(line string) error {
+func (r *HTTP1Request) parseRequestLine(line string) error {
 	method, rest, ok1 := strings.Cut(line, " ")
 	target, version, ok2 := strings.Cut(rest, " ")
 	if !ok1 || !ok2 || !validToken(method) || target == "" {
@@ -185,9 +195,9 @@ func (r *h1Request) parseRequestLine(line string) error {
 	}
 	switch version {
 	case "HTTP/1.1":
-		r.minor = 1
+		r.Minor = 1
 	case "HTTP/1.0":
-		r.minor = 0
+		r.Minor = 0
 	default:
 		if strings.HasPrefix(version, "HTTP/") && len(version) == 8 {
 			return errH1Version
@@ -199,12 +209,12 @@ func (r *h1Request) parseRequestLine(line string) error {
 			return errH1Bad
 		}
 	}
-	r.method = method
+	r.Method = method
 	switch {
 	case target[0] == '/':
-		r.target = target
+		r.Target = target
 	case target == "*" && method == "OPTIONS":
-		r.target = target
+		r.Target = target
 	case strings.HasPrefix(target, "http://") || strings.HasPrefix(target, "https://"):
 		// Absolute form: its authority replaces Host (RFC 9112 §3.2.2).
 		_, after, _ := strings.Cut(target, "://")
@@ -212,8 +222,8 @@ func (r *h1Request) parseRequestLine(line string) error {
 		if auth == "" || strings.ContainsAny(auth, "@?#") {
 			return errH1Bad
 		}
-		r.authority = auth
-		r.target = "/" + path
+		r.Authority = auth
+		r.Target = "/" + path
 	default:
 		return errH1Bad // authority form (CONNECT) and anything else
 	}

@@ -61,7 +61,7 @@ type hconn struct {
 	remote    netip.AddrPort
 	needProxy bool
 	handedOff bool
-	req       h1Request
+	req       HTTP1Request
 	ex        *exchange
 	spare     []byte
 	drain     *time.Timer
@@ -86,6 +86,10 @@ type exchange struct {
 	start     time.Time
 	isHead    bool
 	closeConn bool
+	method    string
+	path      string
+	blocked   string
+	bytesIn   int64
 	fields    []wire.HeaderField // kept for one retry
 	reqBody   []byte             // kept for one retry
 	attempts  int
@@ -281,7 +285,8 @@ func (hc *hconn) pollDrain(progress bool) {
 }
 
 func (hc *hconn) retire(ex *exchange) {
-	hc.in.m.request("http", ex.status, ex.start)
+	hc.in.f.finish("http", exchangeRecord{t: ex.t, method: ex.method, path: ex.path, client: hc.remote.Addr().String(),
+		status: ex.status, start: ex.start, bytesIn: ex.bytesIn, bytesOut: ex.sent, blocked: ex.blocked})
 	hc.ex = nil
 	if cap(hc.spare) > 16<<10 {
 		hc.spare = nil // an idle connection keeps no large buffer
@@ -366,18 +371,18 @@ func (hc *hconn) next() gnet.Action {
 	case err != nil:
 		return hc.refuse(errBadRequest)
 	}
-	if r.chunked || r.upgrade || r.expect || r.contentLength > int64(in.fastBody) {
+	if r.Chunked || r.Upgrade || r.Expect || r.ContentLength > int64(in.fastBody) {
 		return hc.handOff(buf)
 	}
-	cl := max(r.contentLength, 0)
+	cl := max(r.ContentLength, 0)
 	if int64(len(buf)-n) < cl {
 		hc.markHead() // the body is on its way; the header timeout covers it
 		return gnet.None
 	}
 	hc.headSince.Store(0)
-	ex := &exchange{hc: hc, start: time.Now(), isHead: r.method == http.MethodHead, declared: -1,
-		closeConn: r.closeConn || in.draining.Load()}
-	host, err := CanonicalHost(r.authority)
+	ex := &exchange{hc: hc, start: time.Now(), isHead: r.Method == http.MethodHead, declared: -1,
+		closeConn: r.CloseConn || in.draining.Load()}
+	host, err := CanonicalHost(r.Authority)
 	if err != nil {
 		hc.c.Discard(n + int(cl))
 		hc.retireWithPage(ex, errBadRequest)
@@ -391,11 +396,23 @@ func (hc *hconn) next() gnet.Action {
 		return hc.afterPage(ex)
 	}
 	ex.t = t
-	head := wire.RequestHead{Method: r.method, Scheme: "http", Authority: r.authority, Path: r.target, Header: r.header}
-	forwardHeaders(&head, hc.remote.Addr(), r.authority, t)
+	ex.method, ex.path = r.Method, r.Target
+	norm, strip, deny := t.admit(hc.remote.Addr(), r.Target, wire.Get(r.Header, "authorization"), ex.start)
+	if deny != nil {
+		hc.c.Discard(n + int(cl))
+		ex.blocked = deny.reason
+		hc.c.Write(deny.kind.appendHTTP1(nil, host, !ex.closeConn, deny.headers()...))
+		ex.status = deny.kind.Status
+		hc.retire(ex)
+		return hc.afterPage(ex)
+	}
+	ex.path = norm.Path
+	head := wire.RequestHead{Method: r.Method, Scheme: "http", Authority: r.Authority, Path: norm.RequestURI(), Header: r.Header}
+	forwardHeaders(&head, hc.remote.Addr(), r.Authority, strip)
 	ex.fields = head.AppendFields(make([]wire.HeaderField, 0, len(head.Header)+4))
 	if cl > 0 {
 		ex.reqBody = append([]byte(nil), buf[n:n+int(cl)]...)
+		ex.bytesIn = cl
 		in.m.bytesIn.Add(int(cl))
 	}
 	hc.c.Discard(n + int(cl))

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wsgrok/wsgrok/control/api"
 	"github.com/wsgrok/wsgrok/proto"
 	"github.com/wsgrok/wsgrok/wire"
 )
@@ -14,10 +15,6 @@ import (
 // stream right now.
 var ErrAgentOffline = errors.New("wsgrok: the agent serving this tunnel is offline")
 
-// TunnelOptions are the per-tunnel options an agent asked for in BIND.
-type TunnelOptions struct {
-	HostHeader string // rewrite Host to this value
-}
 
 // Tunnel is one public name (or TCP port) and the agent sessions that
 // serve it. Streams are spread over its sessions round-robin; when one
@@ -30,13 +27,16 @@ type Tunnel struct {
 	Account string
 	Kind    wire.StreamKind
 
-	opts  atomic.Pointer[TunnelOptions]
-	binds atomic.Pointer[[]binding] // copy-on-write; readers never lock
-	rr    atomic.Uint32
+	binds  atomic.Pointer[[]binding] // copy-on-write; readers never lock
+	rr     atomic.Uint32
+	pol    atomic.Pointer[policy] // compiled from agentOpts and ctl
+	limits limiter
 
-	mu      sync.Mutex    // guards writes to binds, online, offline
-	online  chan struct{} // closed when a binding is added; nil while online
-	offline time.Time     // when the last binding left; zero while online
+	mu        sync.Mutex    // guards writes to binds, online, offline, agentOpts, ctl
+	online    chan struct{} // closed when a binding is added; nil while online
+	offline   time.Time     // when the last binding left; zero while online
+	agentOpts wire.Metadata // policy options of the latest BIND
+	ctl       *api.Policy   // the dashboard's policy, if any
 }
 
 type binding struct {
@@ -47,19 +47,24 @@ type binding struct {
 func newTunnel(name, host string, port int, account string, kind wire.StreamKind) *Tunnel {
 	t := &Tunnel{Name: name, Host: host, Port: port, Account: account, Kind: kind}
 	t.binds.Store(&[]binding{})
-	t.opts.Store(&TunnelOptions{})
+	t.pol.Store(&policy{})
 	t.online = make(chan struct{})
 	t.offline = time.Now()
 	return t
 }
 
-// Options returns the tunnel's current options.
-func (t *Tunnel) Options() *TunnelOptions { return t.opts.Load() }
+// setControlPolicy installs the dashboard's policy (nil removes it).
+func (t *Tunnel) setControlPolicy(p *api.Policy) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.ctl = p
+	t.pol.Store(compilePolicy(t.agentOpts, t.ctl))
+}
 
 // Sessions returns how many agent sessions serve the tunnel.
 func (t *Tunnel) Sessions() int { return len(*t.binds.Load()) }
 
-func (t *Tunnel) addBinding(b binding, opts *TunnelOptions) {
+func (t *Tunnel) addBinding(b binding, opts wire.Metadata) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	cur := *t.binds.Load()
@@ -67,9 +72,8 @@ func (t *Tunnel) addBinding(b binding, opts *TunnelOptions) {
 	next = append(next, cur...)
 	next = append(next, b)
 	t.binds.Store(&next)
-	if opts != nil {
-		t.opts.Store(opts)
-	}
+	t.agentOpts = opts
+	t.pol.Store(compilePolicy(t.agentOpts, t.ctl))
 	if t.online != nil {
 		close(t.online)
 		t.online = nil

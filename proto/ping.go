@@ -105,6 +105,9 @@ func (s *Session) heartbeatLoop() {
 					return
 				}
 			}
+			if s.w.writing.Load() == 0 && now.Sub(time.Unix(0, s.lastRecv.Load())) > tick {
+				s.w.trimIdle()
+			}
 			if now.Sub(lastPing) >= interval {
 				lastPing = now
 				if sent := s.pingSent.Load(); sent != 0 && now.Sub(time.Unix(0, sent)) > dead {

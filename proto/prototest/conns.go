@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wsgrok/wsgrok/proto/tlsbatch"
 )
 
 // Transport names a way to connect two endpoints.
@@ -27,6 +29,7 @@ var Transports = []Transport{
 	{"pipe", Pipe},
 	{"tcp", TCP},
 	{"tls", TLS},
+	{"tls-batched", BatchedTLS},
 }
 
 // Pipe returns the two ends of a net.Pipe: synchronous, unbuffered.
@@ -71,6 +74,22 @@ func TLS(tb testing.TB) (net.Conn, net.Conn) {
 	rc, rs := TCP(tb)
 	srv := tls.Server(rs, ServerTLSConfig())
 	cli := tls.Client(rc, ClientTLSConfig())
+	return handshake(tb, cli, srv)
+}
+
+// BatchedTLS is TLS with records batched into one write per session
+// flush (tlsbatch.Wrap), as the edge and the agent use it.
+func BatchedTLS(tb testing.TB) (net.Conn, net.Conn) {
+	tb.Helper()
+	rc, rs := TCP(tb)
+	bc, bs := tlsbatch.NewBatcher(rc), tlsbatch.NewBatcher(rs)
+	srv := tls.Server(bs, ServerTLSConfig())
+	cli := tls.Client(bc, ClientTLSConfig())
+	c, s := handshake(tb, cli, srv)
+	return tlsbatch.Wrap(c.(*tls.Conn), bc), tlsbatch.Wrap(s.(*tls.Conn), bs)
+}
+
+func handshake(tb testing.TB, cli, srv *tls.Conn) (net.Conn, net.Conn) {
 	errs := make(chan error, 1)
 	go func() { errs <- srv.Handshake() }()
 	if err := cli.Handshake(); err != nil {
