@@ -69,7 +69,6 @@ func (r *Registry) bind(sess *agentSession, b wire.Bind) (*Tunnel, wire.BindResu
 	return nil, bindError(wire.ErrCodeNameInvalid, "unknown tunnel kind %d: update the agent", b.Kind)
 }
 
-
 func (r *Registry) bindHTTP(sess *agentSession, b wire.Bind) (*Tunnel, wire.BindResult) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -15,7 +15,6 @@ import (
 // stream right now.
 var ErrAgentOffline = errors.New("wsgrok: the agent serving this tunnel is offline")
 
-
 // Tunnel is one public name (or TCP port) and the agent sessions that
 // serve it. Streams are spread over its sessions round-robin; when one
 // session dies the others carry the traffic.
