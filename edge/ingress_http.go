@@ -157,9 +157,12 @@ func (in *httpIngress) OnClose(c gnet.Conn, _ error) gnet.Action {
 	hc.closed = true
 	ex := hc.ex
 	var st *proto.Stream
+	var status int
+	var sent int64
 	if ex != nil {
 		st = ex.st
 		ex.finished = true
+		status, sent = ex.status, ex.sent
 	}
 	hc.mu.Unlock()
 	if hc.drain != nil {
@@ -168,6 +171,13 @@ func (in *httpIngress) OnClose(c gnet.Conn, _ error) gnet.Action {
 	if hc.handedOff || ex == nil {
 		return gnet.None
 	}
+	// The client left mid-exchange: still a request, counted as nginx
+	// does (499, client closed request) unless a status was sent.
+	if status == 0 {
+		status = statusClientClosed
+	}
+	in.f.finish("http", exchangeRecord{t: ex.t, method: ex.method, path: ex.path, client: hc.remote.Addr().String(),
+		status: status, start: ex.start, bytesIn: ex.bytesIn, bytesOut: sent, blocked: ex.blocked})
 	if st != nil {
 		// The client left: stop the exchange and return every octet of
 		// credit it still held, or the session's window would shrink.
@@ -572,6 +582,10 @@ func (ex *exchange) OnHeaders(st *proto.Stream, fields []wire.HeaderField, end b
 	ex.endLocked(end)
 	hc.wakeLocked()
 }
+
+// statusClientClosed records a request whose client left before a
+// response (nginx's 499).
+const statusClientClosed = 499
 
 var errBadAgentHead = errors.New("wsgrok: agent sent a malformed response head")
 

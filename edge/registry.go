@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wsgrok/wsgrok/control/api"
 	"github.com/wsgrok/wsgrok/wire"
 )
 
@@ -26,11 +27,12 @@ type Registry struct {
 	quarantine   time.Duration
 	tcp          *tcpIngress // nil when TCP tunnels are off
 
-	mu        sync.Mutex
-	byName    map[string]*Tunnel // HTTP tunnels by subdomain
-	byPort    map[int]*Tunnel    // TCP tunnels by public port
-	released  map[string]released
-	publicURL func(t *Tunnel) []string
+	mu       sync.Mutex
+	byName   map[string]*Tunnel // HTTP tunnels by subdomain
+	byPort   map[int]*Tunnel    // TCP tunnels by public port
+	released map[string]released
+	reserved map[string]api.Name    // from the control service
+	policies map[string]*api.Policy // from the control service, by endpoint
 }
 
 // released remembers who held a name that went away, so it is not handed
@@ -50,6 +52,42 @@ func newRegistry(domain string, offlineGrace, quarantine time.Duration) *Registr
 		byName:       map[string]*Tunnel{},
 		byPort:       map[int]*Tunnel{},
 		released:     map[string]released{},
+		reserved:     map[string]api.Name{},
+		policies:     map[string]*api.Policy{},
+	}
+}
+
+// Reserved returns the account a name is reserved for, as last synced
+// from the control service.
+func (r *Registry) Reserved(name string) (account string, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n, ok := r.reserved[name]
+	return n.Account, ok && n.Released == nil
+}
+
+// setReserved records a reservation from the control service.
+func (r *Registry) setReserved(n api.Name) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reserved[n.Name] = n
+}
+
+// setControlPolicy installs (or, when Deleted, removes) the dashboard's
+// policy for an endpoint; it takes effect on the next request.
+func (r *Registry) setControlPolicy(p *api.Policy) {
+	r.mu.Lock()
+	endpoint, account := p.Endpoint, p.Account
+	if p.Deleted {
+		delete(r.policies, endpoint)
+		p = nil
+	} else {
+		r.policies[endpoint] = p
+	}
+	t := r.byName[endpoint]
+	r.mu.Unlock()
+	if t != nil && t.Account == account {
+		t.setControlPolicy(p)
 	}
 }
 
@@ -84,6 +122,11 @@ func (r *Registry) bindHTTP(sess *agentSession, b wire.Bind) (*Tunnel, wire.Bind
 	if t != nil && t.Account != sess.id.Account {
 		return nil, bindError(wire.ErrCodeNameTaken, "%s.%s is held by another account: choose another subdomain", name, r.domain)
 	}
+	if res, ok := r.reserved[name]; ok && res.Account != sess.id.Account {
+		if res.Released == nil || time.Since(*res.Released) < r.quarantine {
+			return nil, bindError(wire.ErrCodeNameTaken, "%s.%s is reserved by another account: choose another subdomain", name, r.domain)
+		}
+	}
 	if rel, ok := r.released[name]; ok && t == nil {
 		if time.Now().Before(rel.until) && rel.account != sess.id.Account {
 			return nil, bindError(wire.ErrCodeNameTaken, "%s.%s was recently used by another account: choose another subdomain", name, r.domain)
@@ -92,6 +135,9 @@ func (r *Registry) bindHTTP(sess *agentSession, b wire.Bind) (*Tunnel, wire.Bind
 	}
 	if t == nil {
 		t = newTunnel(name, name+"."+r.domain, 0, sess.id.Account, wire.KindHTTP)
+		if p := r.policies[name]; p != nil && p.Account == t.Account {
+			t.ctl = p
+		}
 		r.byName[name] = t
 		r.router.Set(t.Host, t)
 	}

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,8 +49,17 @@ type Config struct {
 	TLSKey         string   // its key
 	TrustedProxies []string // CIDRs allowed to send PROXY protocol v2 to the HTTP ingress
 
-	// Auth verifies agents' authtokens. Nil: a development key in DataDir.
+	// Auth verifies agents' authtokens. Nil: the control service's keys
+	// when ControlURL is set, else a development key in DataDir.
 	Auth Authenticator
+
+	// ControlURL is the control service this edge syncs keys, revocations,
+	// reserved names and policies from, and reports usage to; empty runs
+	// the edge alone. ControlSecret authenticates the edge to it.
+	ControlURL    string
+	ControlSecret string
+	EdgeName      string        // how this edge names itself to the control service. Default: the agent address.
+	SyncInterval  time.Duration // how often to sync and report. Default 1 s.
 
 	MaxHeaderBytes     int           // request head limit. Default 32 KiB.
 	HeaderTimeout      time.Duration // time to send a request head. Default 10 s.
@@ -116,6 +126,7 @@ func (c Config) withDefaults() Config {
 	dur(&c.Hold, d.Hold)
 	dur(&c.OfflineGrace, d.OfflineGrace)
 	dur(&c.NameQuarantine, d.NameQuarantine)
+	dur(&c.SyncInterval, time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -135,6 +146,9 @@ type Edge struct {
 	certs   CertSource
 	devCA   *DevCA
 	devAuth *devAuth
+	ctl     *controlClient
+	stopCtl context.CancelFunc
+	ctlDone chan struct{}
 
 	servers []*http.Server
 	lns     []net.Listener
@@ -171,6 +185,16 @@ func New(cfg Config) (*Edge, error) {
 		}
 	}
 	auth := cfg.Auth
+	if cfg.ControlURL != "" {
+		name := cfg.EdgeName
+		if name == "" {
+			name = cfg.AgentAddr
+		}
+		e.ctl = newControlClient(e, strings.TrimSuffix(cfg.ControlURL, "/"), cfg.ControlSecret, name, cfg.SyncInterval)
+		if auth == nil {
+			auth = e.ctl
+		}
+	}
 	if auth == nil {
 		if e.devAuth, err = loadDevAuth(cfg.DataDir); err != nil {
 			return nil, err
@@ -261,6 +285,18 @@ func (e *Edge) Start() error {
 		e.AdminAddr = ln.Addr()
 		e.serve(&http.Server{Handler: e.adminHandler(), ReadHeaderTimeout: 5 * time.Second}, ln)
 	}
+	if e.ctl != nil {
+		// One sync before agents are let in, so that their tokens verify;
+		// if the control service is down, agents wait until it is back.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := e.ctl.syncOnce(sctx); err != nil {
+			e.log.Warn("control service not reachable at start; agents wait for it", "url", cfg.ControlURL, "err", err)
+		}
+		cancel()
+		ctx, stop := context.WithCancel(context.Background())
+		e.stopCtl, e.ctlDone = stop, make(chan struct{})
+		go func() { defer close(e.ctlDone); e.ctl.run(ctx) }()
+	}
 	// Agents last: their tunnels' URLs name the public listeners above.
 	e.wg.Add(1)
 	go func() { defer e.wg.Done(); e.agents.serve(agentLn) }()
@@ -314,6 +350,10 @@ func (e *Edge) shutdown(ctx context.Context) error {
 	}
 	if e.tcpIn != nil {
 		e.tcpIn.closeAll()
+	}
+	if e.stopCtl != nil {
+		e.stopCtl() // a last report carries the drained requests' usage
+		<-e.ctlDone
 	}
 	for _, ln := range e.lns {
 		ln.Close()
