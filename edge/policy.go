@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"net/netip"
@@ -153,39 +152,16 @@ func parseCIDRs(list []string) []netip.Prefix {
 func newBasicUser(user, pass string) basicUser {
 	u := basicUser{user: user, salt: make([]byte, 16)}
 	rand.Read(u.salt)
-	u.sum = saltedSum(u.salt, pass)
+	u.sum = api.SaltedSum(u.salt, pass)
 	return u
 }
 
-func saltedSum(salt []byte, pass string) [sha256.Size]byte {
-	h := sha256.New()
-	h.Write(salt)
-	h.Write([]byte(pass))
-	var s [sha256.Size]byte
-	h.Sum(s[:0])
-	return s
-}
-
-// HashBasicPassword returns the stored form of a basic auth password (see
-// api.BasicAuth).
-func HashBasicPassword(pass string) string {
-	u := newBasicUser("", pass)
-	return "sha256$" + hex.EncodeToString(u.salt) + "$" + hex.EncodeToString(u.sum[:])
-}
-
 func parseBasicHash(ba api.BasicAuth) (basicUser, bool) {
-	parts := strings.Split(ba.Hash, "$")
-	if len(parts) != 3 || parts[0] != "sha256" || ba.User == "" {
+	salt, sum, ok := api.ParseBasicHash(ba.Hash)
+	if !ok || ba.User == "" {
 		return basicUser{}, false
 	}
-	salt, err1 := hex.DecodeString(parts[1])
-	sum, err2 := hex.DecodeString(parts[2])
-	if err1 != nil || err2 != nil || len(sum) != sha256.Size {
-		return basicUser{}, false
-	}
-	u := basicUser{user: ba.User, salt: salt}
-	copy(u.sum[:], sum)
-	return u, true
+	return basicUser{user: ba.User, salt: salt, sum: sum}, true
 }
 
 // denial is why a request was refused before reaching the agent.
@@ -275,7 +251,7 @@ func checkBasic(users []basicUser, authz string) bool {
 	}
 	match := 0
 	for _, u := range users {
-		sum := saltedSum(u.salt, pass)
+		sum := api.SaltedSum(u.salt, pass)
 		userOK := subtle.ConstantTimeCompare([]byte(user), []byte(u.user))
 		passOK := subtle.ConstantTimeCompare(sum[:], u.sum[:])
 		match |= userOK & passOK

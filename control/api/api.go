@@ -5,7 +5,13 @@
 // control service.
 package api
 
-import "time"
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"time"
+)
 
 // Paths of the edge API.
 const (
@@ -138,4 +144,38 @@ type RequestEvent struct {
 	BytesIn  int64         `json:"bytes_in"`
 	BytesOut int64         `json:"bytes_out"`
 	Blocked  string        `json:"blocked,omitempty"` // why the edge refused it
+}
+
+// HashBasicPassword returns the stored form of a basic auth password (see
+// BasicAuth): salted SHA-256, cheap enough to check per request.
+func HashBasicPassword(pass string) string {
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	sum := SaltedSum(salt, pass)
+	return "sha256$" + hex.EncodeToString(salt) + "$" + hex.EncodeToString(sum[:])
+}
+
+// SaltedSum is sha256(salt || pass).
+func SaltedSum(salt []byte, pass string) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write(salt)
+	h.Write([]byte(pass))
+	var s [sha256.Size]byte
+	h.Sum(s[:0])
+	return s
+}
+
+// ParseBasicHash splits a stored hash into its salt and sum.
+func ParseBasicHash(hash string) (salt []byte, sum [sha256.Size]byte, ok bool) {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 3 || parts[0] != "sha256" {
+		return nil, sum, false
+	}
+	salt, err1 := hex.DecodeString(parts[1])
+	raw, err2 := hex.DecodeString(parts[2])
+	if err1 != nil || err2 != nil || len(raw) != sha256.Size {
+		return nil, sum, false
+	}
+	copy(sum[:], raw)
+	return salt, sum, true
 }
