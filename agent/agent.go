@@ -60,6 +60,8 @@ type Config struct {
 	Logger  *slog.Logger
 	// Events receives what a user may want to see; may be nil.
 	Events Events
+	// Observer sees every HTTP exchange (the request inspector); may be nil.
+	Observer Observer
 
 	// Backoff bounds; defaults 250 ms and 30 s.
 	MinBackoff, MaxBackoff time.Duration
@@ -248,6 +250,10 @@ func (a *Agent) keepSession(ctx context.Context, slot int) {
 				select {
 				case <-s.Done():
 					err = s.Err()
+					var pe *proto.PeerError
+					if errors.As(err, &pe) && (pe.Code == wire.ErrCodeRevoked || pe.Code == wire.ErrCodeUnauthorized) {
+						err = fmt.Errorf("%w: %s", ErrAuth, pe.Message)
+					}
 				case <-ctx.Done():
 					s.Close()
 				}

@@ -97,6 +97,18 @@ func (a *Agent) serveHTTP(t *Tunnel, st *proto.Stream) {
 		ev.Err = err
 		return
 	}
+	var cp Capture
+	if a.cfg.Observer != nil {
+		cp = a.cfg.Observer.Begin(t, &ObservedRequest{Method: head.Method, Path: head.Path, Host: head.Authority,
+			Proto: st.Meta().Get("proto"), Header: req.Header.Clone(), ClientAddr: st.ClientAddr(),
+			EdgeStart: edgeStart(st.Meta()), Start: start})
+	}
+	if cp != nil {
+		defer func() { cp.Done(ev.Err) }()
+		if body != nil {
+			req.Body = io.NopCloser(teeReader{r: body, fed: cp.RequestBody})
+		}
+	}
 	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
 		if code == http.StatusSwitchingProtocols {
 			return nil
@@ -114,6 +126,9 @@ func (a *Agent) serveHTTP(t *Tunnel, st *proto.Stream) {
 	}
 	defer resp.Body.Close()
 	ev.Status = resp.StatusCode
+	if cp != nil {
+		cp.Response(resp.StatusCode, resp.Header.Clone(), time.Since(start))
+	}
 
 	out := make([]wire.HeaderField, 0, len(resp.Header)+2)
 	out = append(out, wire.HeaderField{Name: ":status", Value: strconv.Itoa(resp.StatusCode)})
@@ -141,8 +156,12 @@ func (a *Agent) serveHTTP(t *Tunnel, st *proto.Stream) {
 		st.Close()
 		return
 	}
+	var dst io.Writer = streamWriter{st}
+	if cp != nil {
+		dst = teeWriter{w: dst, fed: cp.ResponseBody}
+	}
 	bp := copyBufs.Get().(*[]byte)
-	n, err := io.CopyBuffer(streamWriter{st}, resp.Body, *bp)
+	n, err := io.CopyBuffer(dst, resp.Body, *bp)
 	copyBufs.Put(bp)
 	ev.BytesOut = n
 	if err != nil {
