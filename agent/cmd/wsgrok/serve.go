@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wsgrok/wsgrok/agent"
+	"github.com/wsgrok/wsgrok/wire"
+)
+
+// namedTunnel is a tunnel and the name it has in the config file ("" for
+// the one of `wsgrok http` and `wsgrok tcp`).
+type namedTunnel struct {
+	name string
+	agent.Tunnel
+}
+
+// serve runs one agent for all the tunnels, so that they share its
+// sessions, until ctx ends or the edge refuses for good.
+func serve(ctx context.Context, c *common, tunnels []namedTunnel, stdout, stderr io.Writer) error {
+	if c.authtoken == "" {
+		return errors.New("no authtoken: run `wsgrok config add-authtoken <token>` with a token from the dashboard, or pass --authtoken")
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	logger, closeLog, err := openLog(c.log, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	ev := &printer{ctx: ctx, out: stdout, errw: stderr, log: logger, tunnels: tunnels}
+	ts := make([]agent.Tunnel, len(tunnels))
+	for i, t := range tunnels {
+		ts[i] = t.Tunnel
+	}
+	a, err := agent.New(agent.Config{
+		Edge: c.edge, Authtoken: c.authtoken, CAFile: c.ca, ServerName: c.serverName, Pool: c.pool,
+		Tunnels: ts, UpstreamTimeout: c.upstreamTimeout, UpstreamTLSVerify: c.verifyUpstream,
+		Logger: logger, Events: ev,
+	})
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+func openLog(dest string, stdout, stderr io.Writer) (*slog.Logger, func(), error) {
+	switch dest {
+	case "", "false":
+		return slog.New(slog.DiscardHandler), func() {}, nil
+	case "stdout":
+		return slog.New(slog.NewTextHandler(stdout, nil)), func() {}, nil
+	case "stderr":
+		return slog.New(slog.NewTextHandler(stderr, nil)), func() {}, nil
+	}
+	f, err := os.OpenFile(dest, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot open the log file %s: %w", dest, err)
+	}
+	return slog.New(slog.NewTextHandler(f, nil)), func() { f.Close() }, nil
+}
+
+// printer shows the forwarding lines and one line per failure.
+type printer struct {
+	ctx       context.Context // the run's: once it ends, failures are the shutdown's
+	out, errw io.Writer
+	log       *slog.Logger
+	tunnels   []namedTunnel
+
+	mu          sync.Mutex
+	lastRefused time.Time
+	lastStatus  string
+}
+
+// name finds t's name in the config file. The agent hands back its own
+// copy of the tunnel, so it is matched by value.
+func (p *printer) name(t *agent.Tunnel) string {
+	for _, n := range p.tunnels {
+		if n.Kind == t.Kind && n.Upstream == t.Upstream && n.Subdomain == t.Subdomain && n.Port == t.Port &&
+			n.HostHeader == t.HostHeader && slices.Equal(n.Options, t.Options) {
+			return n.name
+		}
+	}
+	return ""
+}
+
+func (p *printer) Forwarding(t *agent.Tunnel, urls []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	local := t.Upstream
+	if t.Kind == wire.KindHTTP {
+		if u, err := agent.ParseUpstream(t.Upstream); err == nil {
+			local = u.String()
+		}
+	} else {
+		local = "tcp://" + local
+	}
+	label := ""
+	if name := p.name(t); name != "" {
+		width := 0
+		for _, n := range p.tunnels {
+			width = max(width, len(n.name))
+		}
+		label = fmt.Sprintf("%-*s  ", width, name)
+	}
+	for _, u := range urls {
+		fmt.Fprintf(p.out, "Forwarding  %s%s -> %s\n", label, u, local)
+	}
+}
+
+func (p *printer) Status(state string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case state == "online" && p.lastStatus == "reconnecting":
+		fmt.Fprintln(p.errw, "wsgrok: reconnected")
+	case state == "reconnecting" && p.ctx.Err() == nil:
+		fmt.Fprintf(p.errw, "wsgrok: %s\n", message(err))
+	}
+	p.lastStatus = state
+}
+
+func (p *printer) Request(r agent.RequestEvent) {
+	p.log.Info("request", "method", r.Method, "path", r.Path, "status", r.Status, "dur", r.Duration.Round(time.Microsecond),
+		"in", r.BytesIn, "out", r.BytesOut, "client", r.ClientAddr, "err", r.Err)
+	if r.Err == nil || r.Status != 0 {
+		return
+	}
+	if !strings.Contains(r.Err.Error(), "connection refused") {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.lastRefused) < 10*time.Second {
+		return
+	}
+	p.lastRefused = time.Now()
+	fmt.Fprintf(p.errw, "wsgrok: local service %s refused the connection: start it, or check the address given to wsgrok\n", r.Tunnel.Upstream)
+}
