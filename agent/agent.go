@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/wsgrok/wsgrok/proto"
+	"github.com/wsgrok/wsgrok/proto/tlsbatch"
 	"github.com/wsgrok/wsgrok/wire"
 )
 
@@ -317,9 +318,8 @@ func (a *Agent) Sessions() []*proto.Session {
 // connect dials the edge, verifies its certificate and completes the
 // handshake.
 func (a *Agent) connect(ctx context.Context, slot int) (*proto.Session, error) {
-	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}, Config: a.tlsConf}
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	conn, err := d.DialContext(dctx, "tcp", a.cfg.Edge)
+	conn, err := a.dial(dctx)
 	cancel()
 	if err != nil {
 		var cv *tls.CertificateVerificationError
@@ -346,6 +346,22 @@ func (a *Agent) connect(ctx context.Context, slot int) (*proto.Session, error) {
 		return nil, fmt.Errorf("wsgrok: handshake with %s failed: %w", a.cfg.Edge, err)
 	}
 	return s, nil
+}
+
+// dial connects to the edge over TLS, with records batched into few
+// writes (proto/tlsbatch).
+func (a *Agent) dial(ctx context.Context) (net.Conn, error) {
+	raw, err := (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext(ctx, "tcp", a.cfg.Edge)
+	if err != nil {
+		return nil, err
+	}
+	b := tlsbatch.NewBatcher(raw)
+	tc := tls.Client(b, a.tlsConf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		return nil, err
+	}
+	return tlsbatch.Wrap(tc, b), nil
 }
 
 // bindAll binds every tunnel on s, asking for the name each had before so

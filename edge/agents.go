@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wsgrok/wsgrok/proto"
+	"github.com/wsgrok/wsgrok/proto/tlsbatch"
 	"github.com/wsgrok/wsgrok/wire"
 )
 
@@ -86,15 +87,19 @@ func (a *agentServer) serve(ln net.Listener) {
 
 func (a *agentServer) handle(raw net.Conn) {
 	defer a.wg.Done()
-	conn := tls.Server(raw, a.tlsConf)
+	// Records of one session flush leave in a few large writes, not one
+	// write(2) per 16 KiB record.
+	batcher := tlsbatch.NewBatcher(raw)
+	tc := tls.Server(batcher, a.tlsConf)
 	hctx, cancel := context.WithTimeout(context.Background(), a.handshakeTimeout)
-	err := conn.HandshakeContext(hctx)
+	err := tc.HandshakeContext(hctx)
 	cancel()
 	if err != nil {
 		raw.Close()
 		a.log.Debug("agent TLS handshake failed", "remote", raw.RemoteAddr(), "err", err)
 		return
 	}
+	conn := tlsbatch.Wrap(tc, batcher)
 	var id Identity
 	cfg := a.protoCfg
 	cfg.Authenticate = func(_ net.Conn, h *wire.Hello) (wire.Metadata, error) {

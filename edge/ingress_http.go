@@ -168,6 +168,12 @@ func (in *httpIngress) OnClose(c gnet.Conn, _ error) gnet.Action {
 	if hc.drain != nil {
 		hc.drain.Stop()
 	}
+	hc.mu.Lock()
+	putOut(hc.out)
+	hc.out = nil
+	hc.mu.Unlock()
+	putOut(hc.spare)
+	hc.spare = nil
 	if hc.handedOff || ex == nil {
 		return gnet.None
 	}
@@ -220,7 +226,8 @@ func (in *httpIngress) OnTraffic(c gnet.Conn) gnet.Action {
 func (hc *hconn) run() gnet.Action {
 	hc.mu.Lock()
 	out, body := hc.out, hc.outBody
-	hc.out, hc.outBody = hc.spare[:0], 0
+	hc.out, hc.outBody = hc.spare, 0
+	hc.spare = nil
 	hc.woken = false
 	ex := hc.ex
 	var finished, abort bool
@@ -230,13 +237,15 @@ func (hc *hconn) run() gnet.Action {
 	}
 	hc.mu.Unlock()
 	if len(out) > 0 {
-		hc.c.Write(out)
+		hc.c.Write(out) // gnet copies what the socket does not take
 		hc.in.m.bytesOut.Add(len(out))
 		if ex != nil {
 			ex.written += body
 		}
 	}
-	hc.spare = out[:0]
+	if out != nil {
+		hc.spare = out[:0]
+	}
 
 	if ex != nil {
 		if failErr != nil {
@@ -298,11 +307,12 @@ func (hc *hconn) retire(ex *exchange) {
 	hc.in.f.finish("http", exchangeRecord{t: ex.t, method: ex.method, path: ex.path, client: hc.remote.Addr().String(),
 		status: ex.status, start: ex.start, bytesIn: ex.bytesIn, bytesOut: ex.sent, blocked: ex.blocked})
 	hc.ex = nil
-	if cap(hc.spare) > 16<<10 {
-		hc.spare = nil // an idle connection keeps no large buffer
-	}
+	// An idle connection keeps no buffer: both go back to the pool.
+	putOut(hc.spare)
+	hc.spare = nil
 	hc.mu.Lock()
-	if len(hc.out) == 0 && cap(hc.out) > 16<<10 {
+	if len(hc.out) == 0 {
+		putOut(hc.out)
 		hc.out = nil
 	}
 	hc.mu.Unlock()
@@ -536,7 +546,7 @@ func (ex *exchange) OnHeaders(st *proto.Stream, fields []wire.HeaderField, end b
 	}
 	if ex.gotHead { // trailers
 		if ex.chunked {
-			hc.out = append(hc.out, "0\r\n"...)
+			hc.out = append(hc.outLocked(), "0\r\n"...)
 			if tr, err := wire.ParseResponseHead(fields, true); err == nil {
 				for _, f := range tr.Header {
 					hc.out = append(hc.out, f.Name...)
@@ -561,7 +571,7 @@ func (ex *exchange) OnHeaders(st *proto.Stream, fields []wire.HeaderField, end b
 	}
 	if resp.Status < 200 {
 		if resp.Status != http.StatusContinue {
-			hc.out = appendH1ResponseHead(hc.out, resp.Status, resp.Header, false, false)
+			hc.out = appendH1ResponseHead(hc.outLocked(), resp.Status, resp.Header, false, false)
 			hc.wakeLocked()
 		}
 		return
@@ -578,9 +588,26 @@ func (ex *exchange) OnHeaders(st *proto.Stream, fields []wire.HeaderField, end b
 	if noBody {
 		ex.declared = 0
 	}
-	hc.out = appendH1ResponseHead(hc.out, resp.Status, resp.Header, ex.chunked, ex.closeConn)
+	hc.out = appendH1ResponseHead(hc.outLocked(), resp.Status, resp.Header, ex.chunked, ex.closeConn)
 	ex.endLocked(end)
 	hc.wakeLocked()
+}
+
+// outPool recycles the response buffers of connections: a response
+// grows its buffer up to a stream window, and without recycling every
+// large response would allocate it again. Idle connections hold none.
+var outPool = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
+
+// maxPooledOut is the largest buffer worth keeping in the pool.
+const maxPooledOut = 1 << 20
+
+func getOut() []byte { return (*outPool.Get().(*[]byte))[:0] }
+
+func putOut(b []byte) {
+	if b != nil && cap(b) <= maxPooledOut {
+		b = b[:0]
+		outPool.Put(&b)
+	}
 }
 
 // statusClientClosed records a request whose client left before a
@@ -601,6 +628,7 @@ func (ex *exchange) OnData(st *proto.Stream, p []byte, end bool) {
 		return
 	}
 	if len(p) > 0 {
+		hc.outLocked()
 		if ex.chunked {
 			hc.out = strconv.AppendInt(hc.out, int64(len(p)), 16)
 			hc.out = append(hc.out, "\r\n"...)
@@ -616,7 +644,7 @@ func (ex *exchange) OnData(st *proto.Stream, p []byte, end bool) {
 		}
 	}
 	if end && ex.chunked {
-		hc.out = append(hc.out, "0\r\n\r\n"...)
+		hc.out = append(hc.outLocked(), "0\r\n\r\n"...)
 	}
 	ex.endLocked(end)
 	hc.wakeLocked()
@@ -647,6 +675,14 @@ func (ex *exchange) OnReset(st *proto.Stream, err error) {
 		ex.failErr = err
 	}
 	hc.wakeLocked()
+}
+
+// outLocked returns the buffer to append response bytes to.
+func (hc *hconn) outLocked() []byte {
+	if hc.out == nil {
+		hc.out = getOut()
+	}
+	return hc.out
 }
 
 func (hc *hconn) wakeLocked() {
