@@ -44,9 +44,13 @@ fuzz-short:
 fuzz:
 	@./fuzz/run.sh $(if $(filter 10s,$(FUZZTIME)),2m,$(FUZZTIME))
 
-## bench: session benchmarks against yamux and smux, then the end-to-end harness
+## bench: session benchmarks against yamux and smux (short), then the end-to-end harness
+## (SUITEFLAGS=-quick for a short run; results in bench/results/)
+SUITEFLAGS ?=
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./bench/ ./proto/ ./wire/
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 -benchtime 1s ./bench/ ./proto/ ./wire/
+	$(MAKE) build
+	$(BIN)/wsgrok-bench suite -bin $(BIN) -out bench/results $(SUITEFLAGS)
 
 ## lint: gofmt and go vet
 lint:
