@@ -7,6 +7,7 @@
 //	wsgrok start --all
 //	wsgrok config check
 //	wsgrok config add-authtoken <token>
+//	wsgrok update                   # the latest release, signature verified
 //
 // Settings come from flags, then WSGROK_* environment variables, then the
 // config file (see package github.com/wsgrok/wsgrok/agent/config).
@@ -31,6 +32,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	cleanupOldBinary()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -42,6 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	tcpCmd, tcpFS := tcpCommand(stdout, stderr)
 	startCmd, startFS := startCommand(stdout, stderr)
 	configCmd, configFS := configCommand(stdout, stderr)
+	updateCmd := updateCommand(stdout, stderr)
 	versionCmd := &ffcli.Command{
 		Name:      "version",
 		FlagSet:   flag.NewFlagSet("wsgrok version", flag.ContinueOnError),
@@ -53,13 +56,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	root := &ffcli.Command{
 		ShortUsage:  "wsgrok <command> [flags] [args]",
-		Subcommands: []*ffcli.Command{httpCmd, tcpCmd, startCmd, configCmd, versionCmd},
+		Subcommands: []*ffcli.Command{httpCmd, tcpCmd, startCmd, configCmd, updateCmd, versionCmd},
 		Exec:        func(context.Context, []string) error { return flag.ErrHelp },
 	}
 	versionCmd.FlagSet.SetOutput(stderr)
 	root.FlagSet = flag.NewFlagSet("wsgrok", flag.ContinueOnError)
 	root.FlagSet.SetOutput(stderr)
-	sets := map[string]*flag.FlagSet{"http": httpFS, "tcp": tcpFS, "start": startFS}
+	sets := map[string]*flag.FlagSet{"http": httpFS, "tcp": tcpFS, "start": startFS, "update": updateCmd.FlagSet}
 	for name, fs := range configFS {
 		sets["config "+name] = fs
 	}
