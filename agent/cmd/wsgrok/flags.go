@@ -14,11 +14,13 @@ import (
 	"github.com/peterbourgon/ff/v3"
 
 	"github.com/wsgrok/wsgrok/agent/config"
+	"github.com/wsgrok/wsgrok/agent/update"
 )
 
 // common are the flags of every command that runs tunnels.
 type common struct {
 	edge, authtoken, ca, serverName, log, config string
+	updateURL                                    string
 	pool                                         int
 	upstreamTimeout                              time.Duration
 	verifyUpstream                               bool
@@ -45,6 +47,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.upstreamTimeout, "upstream-timeout", 60*time.Second, "how long the local service may take to start answering")
 	fs.BoolVar(&c.verifyUpstream, "upstream-tls-verify", false, "verify https:// local services' certificates")
 	fs.StringVar(&c.config, "config", defaultConfigPath(), "config file (YAML; env WSGROK_CONFIG)")
+	fs.StringVar(&c.updateURL, "update-url", update.DefaultManifestURL, "release manifest URL checked at start for a newer wsgrok; empty: no check (env WSGROK_UPDATE_URL)")
 }
 
 // options are ff's settings for a command with common flags: flags, then

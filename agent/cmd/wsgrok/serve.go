@@ -32,6 +32,7 @@ func serve(ctx context.Context, c *common, tunnels []namedTunnel, stdout, stderr
 	if err := c.check(); err != nil {
 		return err
 	}
+	updateNotice(ctx, c.updateURL, stderr)
 	logger, closeLog, err := openLog(c.log, stdout, stderr)
 	if err != nil {
 		return err
