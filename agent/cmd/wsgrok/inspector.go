@@ -1,0 +1,106 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/wsgrok/wsgrok/agent"
+	"github.com/wsgrok/wsgrok/agent/inspect"
+)
+
+// inspectFlags are the request inspector's flags, part of common.
+type inspectFlags struct {
+	addr        string
+	allowRemote bool
+	redact      bool
+	maxRequests int
+	maxBody     int
+}
+
+func (f *inspectFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.addr, "inspect-addr", inspect.DefaultAddr, "request inspector address host:port; off disables it")
+	fs.BoolVar(&f.allowRemote, "inspect-allow-remote", false, "let the inspector listen on an address other machines can reach")
+	fs.BoolVar(&f.redact, "inspect-redact", false, "keep Authorization and cookie values out of the inspector")
+	fs.IntVar(&f.maxRequests, "inspect-max-requests", inspect.DefaultMaxRequests, "requests the inspector keeps, newest first")
+	fs.IntVar(&f.maxBody, "inspect-max-body", inspect.DefaultMaxBody, "body bytes the inspector keeps per request and per response")
+}
+
+// inspector is the running inspector of serve; a nil *inspector is off,
+// and every method is safe on it.
+type inspector struct {
+	ins  *inspect.Inspector
+	url  string
+	done chan struct{}
+}
+
+// startInspector listens and serves the inspector unless it is off. A
+// busy port is not fatal: the tunnels matter more, so it says so on
+// stderr and runs without.
+func startInspector(f *inspectFlags, stderr io.Writer) (*inspector, error) {
+	if f.addr == "" || f.addr == "off" || f.addr == "false" {
+		return nil, nil
+	}
+	if f.maxRequests < 1 || f.maxBody < 0 {
+		return nil, usageErr("--inspect-max-requests must be at least 1 and --inspect-max-body at least 0")
+	}
+	ln, err := inspect.Listen(f.addr, f.allowRemote)
+	if errors.Is(err, inspect.ErrNotLoopback) {
+		return nil, usageErr("--inspect-addr %s: %v (add --inspect-allow-remote to mean it)", f.addr, message(err))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wsgrok: %s; running without the inspector (pick another with --inspect-addr, or off)\n", message(err))
+		return nil, nil
+	}
+	maxBody := f.maxBody
+	if maxBody == 0 {
+		maxBody = -1 // sizes only
+	}
+	in := &inspector{
+		ins:  inspect.New(inspect.Config{MaxRequests: f.maxRequests, MaxBody: maxBody, Redact: f.redact}),
+		done: make(chan struct{}),
+	}
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	in.url = "http://" + net.JoinHostPort(host, port)
+	go func() {
+		defer close(in.done)
+		in.ins.Serve(ln)
+	}()
+	return in, nil
+}
+
+// URL is the inspector's address for people, "" when off.
+func (in *inspector) URL() string {
+	if in == nil {
+		return ""
+	}
+	return in.url
+}
+
+// observer is the agent's Observer: nil (no interface value) when off.
+func (in *inspector) observer() agent.Observer {
+	if in == nil {
+		return nil
+	}
+	return in.ins
+}
+
+// attach gives the inspector the agent that replays requests.
+func (in *inspector) attach(a *agent.Agent) {
+	if in != nil {
+		in.ins.SetAgent(a)
+	}
+}
+
+func (in *inspector) close() {
+	if in == nil {
+		return
+	}
+	in.ins.Close()
+	<-in.done
+}
