@@ -68,7 +68,9 @@ func TestAPIListAndDetail(t *testing.T) {
 	if code != 200 || !strings.HasPrefix(curl, "curl -X POST '"+w.pub+"/hook?src=stripe'") || !strings.Contains(curl, "Stripe-Signature: t=1,v1=abc") {
 		t.Errorf("curl: %d\n%s", code, curl)
 	}
-	var har struct{ Log struct{ Entries []json.RawMessage } }
+	var har struct {
+		Log struct{ Entries []json.RawMessage }
+	}
 	if code, body := w.apiGet("/api/har", &har); code != 200 || len(har.Log.Entries) != 1 {
 		t.Errorf("HAR: %d %s", code, body)
 	}

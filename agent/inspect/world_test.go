@@ -175,7 +175,7 @@ func (f *forwarding) Forwarding(t *agent.Tunnel, urls []string) {
 	default:
 	}
 }
-func (f *forwarding) Status(string, error)       {}
+func (f *forwarding) Status(string, error)         {}
 func (f *forwarding) Request(r agent.RequestEvent) {}
 
 // do sends a request through the tunnel and returns the response body.
