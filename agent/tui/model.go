@@ -86,7 +86,13 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	case refreshMsg:
+		was := m.snap.status
 		m.snap = m.board.snapshot(m.now())
+		if m.snap.status != was {
+			// A session came or went: show its account and RTT now
+			// rather than at the next tick.
+			return m, m.poll()
+		}
 	case tickMsg:
 		m.snap = m.board.snapshot(m.now())
 		return m, tea.Batch(m.poll(), tick())

@@ -358,3 +358,23 @@ func TestViewFits(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusChangePolls checks that going online asks for the sessions at
+// once, so that the account shows without waiting for the next tick.
+func TestStatusChangePolls(t *testing.T) {
+	calls := 0
+	f := newFixture(t, Options{Sessions: func() []SessionInfo { calls++; return []SessionInfo{{Account: "alice"}} }}, termenv.Ascii)
+	if cmd := f.send(refreshMsg{}); cmd != nil {
+		t.Errorf("a refresh with no change polls")
+	}
+	f.board.setStatus("online", nil)
+	cmd := f.send(refreshMsg{})
+	if cmd == nil {
+		t.Fatal("going online does not poll")
+	}
+	f.send(cmd())
+	if calls != 1 {
+		t.Errorf("%d calls", calls)
+	}
+	f.line(f.m.View(), "Account", "alice")
+}
