@@ -38,7 +38,12 @@ func serve(ctx context.Context, c *common, tunnels []namedTunnel, stdout, stderr
 		return err
 	}
 	defer closeLog()
-	ev := &printer{ctx: ctx, out: stdout, errw: stderr, log: logger, tunnels: tunnels}
+	var ev agent.Events = &printer{ctx: ctx, out: stdout, errw: stderr, log: logger, tunnels: tunnels}
+	var scr *screen // the live screen, when stdout is a terminal (screen.go)
+	if useScreen(c.log, stdout, stderr) {
+		scr = newScreen(c, tunnels, stdout, "")
+		ev = scr.ui
+	}
 	ts := make([]agent.Tunnel, len(tunnels))
 	for i, t := range tunnels {
 		ts[i] = t.Tunnel
@@ -50,6 +55,9 @@ func serve(ctx context.Context, c *common, tunnels []namedTunnel, stdout, stderr
 	})
 	if err != nil {
 		return err
+	}
+	if scr != nil {
+		return scr.run(ctx, a)
 	}
 	return a.Run(ctx)
 }
