@@ -43,7 +43,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.ca, "ca", "", "PEM file of a CA to trust for the edge (its development CA)")
 	fs.StringVar(&c.serverName, "server-name", "", "TLS name to verify on the edge's certificate (default: the edge's host)")
 	fs.IntVar(&c.pool, "pool", 1, "parallel sessions to the edge, 1-16")
-	fs.StringVar(&c.log, "log", "false", "request log: false, stdout, stderr, or a file path")
+	fs.StringVar(&c.log, "log", "false", "log: false, stdout, stderr, or a file path (stdout, or stderr on a terminal, replaces the live screen with plain lines)")
 	fs.DurationVar(&c.upstreamTimeout, "upstream-timeout", 60*time.Second, "how long the local service may take to start answering")
 	fs.BoolVar(&c.verifyUpstream, "upstream-tls-verify", false, "verify https:// local services' certificates")
 	fs.StringVar(&c.config, "config", defaultConfigPath(), "config file (YAML; env WSGROK_CONFIG)")
