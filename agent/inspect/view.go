@@ -68,12 +68,13 @@ type Body struct {
 // both ways (estimated from the session's round trip), Local the local
 // service's time to answer, Transfer the response body's streaming back.
 type Timing struct {
-	TotalMS    float64 `json:"total_ms"`
-	EdgeMS     float64 `json:"edge_ms"`
-	TunnelMS   float64 `json:"tunnel_ms"`
-	LocalMS    float64 `json:"local_ms"`
-	TransferMS float64 `json:"transfer_ms"`
-	EdgeKnown  bool    `json:"edge_known"` // the edge stamped its receive time
+	TotalMS     float64 `json:"total_ms"`
+	EdgeMS      float64 `json:"edge_ms"`
+	TunnelMS    float64 `json:"tunnel_ms"`
+	LocalMS     float64 `json:"local_ms"`
+	TransferMS  float64 `json:"transfer_ms"`
+	EdgeKnown   bool    `json:"edge_known"`   // the edge stamped its receive time
+	TunnelKnown bool    `json:"tunnel_known"` // the session's round trip was measured
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -143,6 +144,7 @@ func (e *exchange) timingLocked() Timing {
 	}
 	t.TotalMS = ms(end.Sub(e.origin()))
 	half := e.rtt / 2
+	t.TunnelKnown = e.rtt > 0 && !e.replay
 	if e.edgeKnown() {
 		t.EdgeKnown = true
 		in := e.start.Sub(e.edgeStart) // edge work plus the way in

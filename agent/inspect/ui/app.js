@@ -162,6 +162,8 @@ function connect() {
 
 function showPlaceholder() {
   state.selected = 0;
+  delete $("detail").dataset.id;
+  delete $("detail").dataset.path;
   state.detail = null;
   for (const r of document.querySelectorAll("#rows tr.sel")) r.classList.remove("sel");
   $("detail").replaceChildren(el("div", { class: "placeholder", id: "placeholder" },
@@ -219,6 +221,8 @@ function renderDetail() {
       bodyBlock(msg.body, state.tab === "request" ? "req-body" : "resp-body")]);
   body.append(card);
   pane.replaceChildren(head, body);
+  pane.dataset.id = d.id;
+  pane.dataset.path = d.path;
   pane.scrollTop = scroll;
 }
 
@@ -238,8 +242,11 @@ function timingCard(d) {
     s.style.flexGrow = String(v / sum);
     bar.append(s);
   }
-  const legend = el("div", { class: "legend" }, parts.map(([k, label, v]) =>
-    el("div", null, el("b", null, k === "edge" && !t.edge_known && !d.replay ? "—" : fmtMS(v)), el("i", { class: "tb-" + k }), label)));
+  const label = { edge: t.tunnel_known ? "Edge" : "Edge + tunnel in", tunnel: "Tunnel", local: "Local service", transfer: "Response transfer" };
+  const known = { edge: t.edge_known, tunnel: t.tunnel_known, local: true, transfer: true };
+  const why = d.replay ? "A replay goes straight to the local service" : "Not measured yet";
+  const legend = el("div", { class: "legend" }, parts.map(([k, , v]) =>
+    el("div", { title: known[k] ? "" : why }, el("b", null, known[k] ? fmtMS(v) : "—"), el("i", { class: "tb-" + k }), label[k])));
   return el("div", { class: "card", id: "timing" },
     el("h3", null, "Timing", el("span", { class: "right" }, "Total ", el("b", null, fmtMS(t.total_ms)))),
     el("div", { class: "inner" }, bar, legend));
@@ -252,7 +259,7 @@ function headersBlock(pairs) {
 
 function bodyBlock(b, id) {
   const kindLabel = { json: "JSON", form: "Form", text: "Text", binary: "Binary", empty: "Empty" }[b.kind] || b.kind;
-  const h = el("h3", null, "Body", el("span", { class: "right" }, kindLabel + (b.kind === "empty" ? "" : " · " + fmtSize(b.size)) + (b.content_type ? " · " + b.content_type : "")));
+  const h = el("h4", { class: "sub-h" }, "Body", el("span", { class: "right" }, kindLabel + (b.kind === "empty" ? "" : " · " + fmtSize(b.size)) + (b.content_type ? " · " + b.content_type : "")));
   const wrap = el("div", { id: id, "data-kind": b.kind });
   if (b.truncated) {
     wrap.append(el("div", { class: "banner warn", id: id + "-truncated" },
