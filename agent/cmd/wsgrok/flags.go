@@ -24,6 +24,7 @@ type common struct {
 	pool                                         int
 	upstreamTimeout                              time.Duration
 	verifyUpstream                               bool
+	inspect                                      inspectFlags // inspector.go
 
 	// file is the config file once ff has read it; nil when there is none.
 	file *config.File
@@ -48,6 +49,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.verifyUpstream, "upstream-tls-verify", false, "verify https:// local services' certificates")
 	fs.StringVar(&c.config, "config", defaultConfigPath(), "config file (YAML; env WSGROK_CONFIG)")
 	fs.StringVar(&c.updateURL, "update-url", update.DefaultManifestURL, "release manifest URL checked at start for a newer wsgrok; empty: no check (env WSGROK_UPDATE_URL)")
+	c.inspect.register(fs)
 }
 
 // options are ff's settings for a command with common flags: flags, then

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 
 	"github.com/wsgrok/wsgrok/agent"
 	"github.com/wsgrok/wsgrok/agent/inspect"
@@ -46,7 +47,7 @@ func startInspector(f *inspectFlags, stderr io.Writer) (*inspector, error) {
 	if f.maxRequests < 1 || f.maxBody < 0 {
 		return nil, usageErr("--inspect-max-requests must be at least 1 and --inspect-max-body at least 0")
 	}
-	ln, err := inspect.Listen(f.addr, f.allowRemote)
+	ln, err := listenInspector(f)
 	if errors.Is(err, inspect.ErrNotLoopback) {
 		return nil, usageErr("--inspect-addr %s: %v (add --inspect-allow-remote to mean it)", f.addr, message(err))
 	}
@@ -72,6 +73,24 @@ func startInspector(f *inspectFlags, stderr io.Writer) (*inspector, error) {
 		in.ins.Serve(ln)
 	}()
 	return in, nil
+}
+
+// listenInspector opens f.addr; at the default address a busy port is
+// followed by the next nine, as ngrok does, so that several agents can
+// run side by side.
+func listenInspector(f *inspectFlags) (net.Listener, error) {
+	ln, err := inspect.Listen(f.addr, f.allowRemote)
+	if err == nil || f.addr != inspect.DefaultAddr {
+		return ln, err
+	}
+	host, port, _ := net.SplitHostPort(inspect.DefaultAddr)
+	first, _ := strconv.Atoi(port)
+	for p := first + 1; p < first+10; p++ {
+		if l, e := inspect.Listen(net.JoinHostPort(host, strconv.Itoa(p)), false); e == nil {
+			return l, nil
+		}
+	}
+	return nil, err
 }
 
 // URL is the inspector's address for people, "" when off.

@@ -38,11 +38,18 @@ func serve(ctx context.Context, c *common, tunnels []namedTunnel, stdout, stderr
 		return err
 	}
 	defer closeLog()
+	insp, err := startInspector(&c.inspect, stderr) // inspector.go; nil when off
+	if err != nil {
+		return err
+	}
+	defer insp.close()
 	var ev agent.Events = &printer{ctx: ctx, out: stdout, errw: stderr, log: logger, tunnels: tunnels}
 	var scr *screen // the live screen, when stdout is a terminal (screen.go)
 	if useScreen(c.log, stdout, stderr) {
-		scr = newScreen(c, tunnels, stdout, "")
+		scr = newScreen(c, tunnels, stdout, insp.URL())
 		ev = scr.ui
+	} else if insp != nil {
+		fmt.Fprintf(stdout, "Inspector   %s\n", insp.URL())
 	}
 	ts := make([]agent.Tunnel, len(tunnels))
 	for i, t := range tunnels {
@@ -51,11 +58,12 @@ func serve(ctx context.Context, c *common, tunnels []namedTunnel, stdout, stderr
 	a, err := agent.New(agent.Config{
 		Edge: c.edge, Authtoken: c.authtoken, CAFile: c.ca, ServerName: c.serverName, Pool: c.pool,
 		Tunnels: ts, UpstreamTimeout: c.upstreamTimeout, UpstreamTLSVerify: c.verifyUpstream,
-		Logger: logger, Events: ev,
+		Logger: logger, Events: ev, Observer: insp.observer(),
 	})
 	if err != nil {
 		return err
 	}
+	insp.attach(a)
 	if scr != nil {
 		return scr.run(ctx, a)
 	}
