@@ -103,7 +103,7 @@ func waitJS(expr string, within time.Duration) chromedp.Action[chromedp.Void] {
 		tick := time.NewTicker(25 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			ok, err := chromedp.Evaluate[bool]("!!(" + expr + ")")(ctx, tg)
+			ok, err := chromedp.Evaluate[bool]("!!("+expr+")")(ctx, tg)
 			if err == nil && ok {
 				return chromedp.Void{}, nil
 			}

@@ -23,15 +23,16 @@ import (
 type usageRange struct {
 	Key   string
 	Label string
+	Per   string // what one bar is
 	Span  time.Duration
 	Step  time.Duration
 }
 
 var usageRanges = []usageRange{
-	{"1h", "Last hour", time.Hour, time.Minute},
-	{"6h", "6 hours", 6 * time.Hour, 5 * time.Minute},
-	{"24h", "24 hours", 24 * time.Hour, 15 * time.Minute},
-	{"7d", "7 days", 7 * 24 * time.Hour, time.Hour},
+	{"1h", "Last hour", "one bar a minute", time.Hour, time.Minute},
+	{"6h", "Last 6 hours", "one bar every 5 minutes", 6 * time.Hour, 5 * time.Minute},
+	{"24h", "Last 24 hours", "one bar every 15 minutes", 24 * time.Hour, 15 * time.Minute},
+	{"7d", "Last 7 days", "one bar an hour", 7 * 24 * time.Hour, time.Hour},
 }
 
 func rangeOf(key string) usageRange {

@@ -38,6 +38,7 @@
   // Times: data-rel shows "3m ago", data-local="time" the local clock time.
   function ago(d) {
     var s = Math.max(0, (Date.now() - d.getTime()) / 1000);
+    if (s < 5) return "just now";
     if (s < 60) return Math.floor(s) + "s ago";
     if (s < 3600) return Math.floor(s / 60) + "m ago";
     if (s < 172800) return Math.floor(s / 3600) + "h ago";
