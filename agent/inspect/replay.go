@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
@@ -128,6 +129,9 @@ func checkPath(p string) error {
 		if c := p[i]; c <= ' ' || c == 0x7f || c == '#' {
 			return fmt.Errorf("path has a space, a control character or a fragment at byte %d", i)
 		}
+	}
+	if _, err := url.ParseRequestURI(p); err != nil {
+		return fmt.Errorf("path %q: %v", p, errors.Unwrap(err))
 	}
 	return nil
 }
