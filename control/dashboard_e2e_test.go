@@ -78,6 +78,8 @@ type shooter struct {
 // shot saves a full-page PNG of what the browser shows.
 func (s shooter) shot(name string) {
 	s.t.Helper()
+	// A page that is still loading has no size yet.
+	do(s.t, s.ctx, "page ready for "+name, waitJS(`document.readyState === "complete" && document.body.offsetWidth > 0`, 10*time.Second))
 	png, err := chromedp.Run(s.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		s.t.Fatalf("screenshot %s: %v", name, err)
@@ -237,6 +239,7 @@ func TestDashboardInChromium(t *testing.T) {
 	s.shot("13-tunnels-offline")
 
 	// Log out: the login page.
-	do(t, ctx, "log out", chromedp.Click(`.who button`), waitJS(`location.pathname === "/login"`, 10*time.Second))
+	do(t, ctx, "log out", chromedp.Click(`.who button`), waitJS(`location.pathname === "/login"`, 10*time.Second),
+		chromedp.WaitVisible(`input[name=email]`))
 	s.shot("00-login")
 }

@@ -236,6 +236,11 @@ func (u *web) totpDisable(w http.ResponseWriter, r *http.Request, p *principal) 
 
 func (u *web) passwordChange(w http.ResponseWriter, r *http.Request, p *principal) {
 	cur, next := r.PostFormValue("current"), r.PostFormValue("new")
+	if d := u.logins.retryAfter("email:"+p.acct.Email, u.s.cfg.now()); d > 0 {
+		w.Header().Set("Retry-After", retrySeconds(d))
+		u.showAccount(w, r, p, http.StatusTooManyRequests, accountData{}, "Too many wrong passwords. Wait "+humanWait(d)+" before trying again.")
+		return
+	}
 	ok, err := checkPassword(p.acct.PasswordHash, cur)
 	if err != nil || !ok {
 		now := u.s.cfg.now()

@@ -239,10 +239,19 @@ func (u *web) analyticsPanel(w http.ResponseWriter, r *http.Request, p *principa
 // from outside (none today) would go through template.HTMLEscapeString.
 
 const (
-	chartW, chartH   = 720.0, 200.0
+	chartH           = 200.0
 	padL, padR, padT = 56.0, 8.0, 10.0
 	padB             = 24.0
+
+	// Each chart is drawn twice, wide for laptops and narrow for phones
+	// (CSS shows one), so that its text keeps a readable size.
+	wideW, narrowW = 720.0, 360.0
 )
+
+// bothWidths draws a chart at both widths.
+func bothWidths(draw func(w float64) string) template.HTML {
+	return template.HTML(`<div class="chart-wide">` + draw(wideW) + `</div><div class="chart-narrow">` + draw(narrowW) + `</div>`)
+}
 
 // niceMax rounds v up to 1, 2 or 5 times a power of ten.
 func niceMax(v float64) float64 {
@@ -263,7 +272,7 @@ type series struct {
 	vals  []float64
 }
 
-func chartFrame(b *strings.Builder, sum usageSummary, ymax float64, label func(float64) string, title string) {
+func chartFrame(b *strings.Builder, chartW float64, sum usageSummary, ymax float64, label func(float64) string, title string) {
 	fmt.Fprintf(b, `<svg class="chart" viewBox="0 0 %g %g" role="img" aria-label="%s">`, chartW, chartH, template.HTMLEscapeString(title))
 	plotH := chartH - padT - padB
 	for i := 0; i <= 4; i++ {
@@ -280,7 +289,11 @@ func chartFrame(b *strings.Builder, sum usageSummary, ymax float64, label func(f
 		format = "Jan 2 15:04"
 	}
 	plotW := chartW - padL - padR
-	for _, i := range []int{0, n / 2, n - 1} {
+	ticks := []int{0, n / 2, n - 1}
+	if chartW < wideW {
+		ticks = []int{0, n - 1}
+	}
+	for _, i := range ticks {
 		x := padL + plotW*(float64(i)+0.5)/float64(n)
 		anchor := "middle"
 		if i == 0 {
@@ -297,13 +310,17 @@ func chartFrame(b *strings.Builder, sum usageSummary, ymax float64, label func(f
 
 // requestsChart draws requests per bucket as bars stacked by status class.
 func requestsChart(sum usageSummary) template.HTML {
+	return bothWidths(func(w float64) string { return requestsSVG(sum, w) })
+}
+
+func requestsSVG(sum usageSummary, chartW float64) string {
 	var ymax float64
 	for _, bk := range sum.Buckets {
 		ymax = max(ymax, float64(bk.Requests))
 	}
 	ymax = niceMax(ymax)
 	var b strings.Builder
-	chartFrame(&b, sum, ymax, func(v float64) string { return fmtNum(int64(v)) }, "Requests over time")
+	chartFrame(&b, chartW, sum, ymax, func(v float64) string { return fmtNum(int64(v)) }, "Requests over time")
 	n := float64(len(sum.Buckets))
 	plotW, plotH := chartW-padL-padR, chartH-padT-padB
 	bw := plotW / n
@@ -330,11 +347,15 @@ func requestsChart(sum usageSummary) template.HTML {
 		b.WriteString(`</g>`)
 	}
 	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
+	return b.String()
 }
 
 // bandwidthChart draws bytes in and out per bucket as two areas.
 func bandwidthChart(sum usageSummary) template.HTML {
+	return bothWidths(func(w float64) string { return bandwidthSVG(sum, w) })
+}
+
+func bandwidthSVG(sum usageSummary, chartW float64) string {
 	in := series{"bin", make([]float64, len(sum.Buckets))}
 	out := series{"bout", make([]float64, len(sum.Buckets))}
 	var ymax float64
@@ -344,7 +365,7 @@ func bandwidthChart(sum usageSummary) template.HTML {
 	}
 	ymax = niceMax(ymax)
 	var b strings.Builder
-	chartFrame(&b, sum, ymax, func(v float64) string { return fmtBytes(int64(v)) }, "Bandwidth over time")
+	chartFrame(&b, chartW, sum, ymax, func(v float64) string { return fmtBytes(int64(v)) }, "Bandwidth over time")
 	n := float64(len(sum.Buckets))
 	plotW, plotH := chartW-padL-padR, chartH-padT-padB
 	base := padT + plotH
@@ -375,5 +396,5 @@ func bandwidthChart(sum usageSummary) template.HTML {
 			x, padT, plotW/n, plotH, bk.Start.UTC().Format("Jan 2 15:04 UTC"), fmtBytes(bk.BytesIn), fmtBytes(bk.BytesOut))
 	}
 	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
+	return b.String()
 }
