@@ -53,7 +53,7 @@ func artifactsDir(t *testing.T) string {
 
 func TestBrowserInspector(t *testing.T) {
 	bin := chromium(t)
-	w := newWorld(t, inspect.Config{})
+	w := newWorld(t, inspect.Config{MaxBody: 4096})
 	shots := artifactsDir(t)
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -206,5 +206,22 @@ func TestBrowserInspector(t *testing.T) {
 	)
 	if curl := text(`#curl-text`); !strings.HasPrefix(curl, "curl -X POST") || !strings.Contains(curl, "Stripe-Signature") {
 		t.Errorf("curl shown as %q", curl)
+	}
+
+	// A body past the capture limit says so.
+	w.do("GET", "/big", "", "")
+	w.receive()
+	run("truncated body",
+		chromedp.Click(css(`#curl form button[type="submit"]`)),
+		chromedp.WaitNotPresent(css(`#curl[open]`)),
+		chromedp.WaitVisible(css(`#rows tr[data-id] td.path[title="/big"] .tag.cut`)),
+		chromedp.Click(css(`#rows tr[data-id] td.path[title="/big"]`)),
+		chromedp.WaitVisible(css(`#detail[data-path="/big"] #d-status.s2`)),
+		chromedp.Click(css(`#tab-response`)),
+		chromedp.WaitVisible(css(`#resp-body-truncated`)),
+		shot("8-truncated"),
+	)
+	if note := text(`#resp-body-truncated`); !strings.Contains(note, "4.0 KB of 9.8 KB") {
+		t.Errorf("truncation shown as %q", note)
 	}
 }
