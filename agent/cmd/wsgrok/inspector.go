@@ -49,7 +49,7 @@ func startInspector(f *inspectFlags, stderr io.Writer) (*inspector, error) {
 	}
 	ln, err := listenInspector(f)
 	if errors.Is(err, inspect.ErrNotLoopback) {
-		return nil, usageErr("--inspect-addr %s: %v (add --inspect-allow-remote to mean it)", f.addr, message(err))
+		return nil, usageErr("--inspect-addr %s is not a loopback address: use 127.0.0.1, or add --inspect-allow-remote to let other machines reach the inspector", f.addr)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "wsgrok: %s; running without the inspector (pick another with --inspect-addr, or off)\n", message(err))
