@@ -8,7 +8,7 @@ BIN      := bin
 
 RUN := .run
 
-## run: build and start the edge, a demo app and an agent on loopback
+## run: build and start the edge (with the control service and dashboard), a demo app and an agent on loopback
 run: build
 	@set -e; mkdir -p $(RUN); rm -f $(RUN)/token $(RUN)/demo.out; \
 	trap 'kill $$(jobs -p) 2>/dev/null; wait 2>/dev/null; echo; echo "wsgrok: stopped"' INT TERM EXIT; \
@@ -21,6 +21,7 @@ run: build
 		--authtoken $$(cat $(RUN)/token) --config $(RUN)/wsgrok.yml --log $(RUN)/agent.log & \
 	sleep 1; echo; \
 	echo "  Open  http://demo.localhost:8080   (or https://demo.localhost:8443, CA in $(RUN)/edge/ca.pem)"; \
+	sed -n 's|^  dashboard: |  Dashboard |p' $(RUN)/edge.out; \
 	echo "  Tunnel your own port:"; \
 	echo "    $(BIN)/wsgrok http 3000 --edge 127.0.0.1:4443 --ca $(RUN)/edge/ca.pem --authtoken \$$(cat $(RUN)/token)"; \
 	echo "  Metrics http://127.0.0.1:9090/metrics · logs in $(RUN)/ · Ctrl-C stops everything"; echo; \
@@ -29,7 +30,7 @@ run: build
 ## build: build every binary into ./bin
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./agent/cmd/... ./edge/cmd/... ./bench/cmd/...
+	$(GO) build -o $(BIN)/ ./agent/cmd/... ./edge/cmd/... ./control/cmd/... ./bench/cmd/...
 
 ## test: vet, race-enabled tests, and each fuzz target for FUZZTIME
 test: lint unit fuzz-short

@@ -1,5 +1,10 @@
-// Command wsgrok-edge runs a wsgrok edge. With no flags it serves the dev
-// domain *.localhost on loopback with a generated development CA and
+// Command wsgrok-edge runs a wsgrok edge. By default the control service
+// (accounts, authtokens, policies, usage and the dashboard) runs in the
+// same process, so one binary self-hosts everything; --control-url points
+// several edges at one standalone wsgrok-control instead.
+//
+// With no flags it serves the dev domain *.localhost on loopback with a
+// generated development CA, a development account on the dashboard, and
 // prints an authtoken for a local agent.
 package main
 
@@ -7,7 +12,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -17,17 +24,22 @@ import (
 
 	"github.com/peterbourgon/ff/v3"
 
+	"github.com/wsgrok/wsgrok/control"
 	"github.com/wsgrok/wsgrok/edge"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	if err := run(os.Args[1:], os.Stdout, sig); err != nil {
 		fmt.Fprintf(os.Stderr, "wsgrok-edge: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+// run is the whole command: it serves until the first value on sig, then
+// drains for up to --shutdown-grace; a second value stops at once.
+func run(args []string, stdout io.Writer, sig <-chan os.Signal) error {
 	d := edge.DefaultConfig()
 	fs := flag.NewFlagSet("wsgrok-edge", flag.ContinueOnError)
 	cfg := d
@@ -52,7 +64,11 @@ func run(args []string) error {
 	fs.DurationVar(&cfg.OfflineGrace, "offline-grace", d.OfflineGrace, "how long a tunnel keeps its name after its agent leaves")
 	fs.IntVar(&cfg.MaxTunnelsPerAgent, "max-tunnels-per-agent", d.MaxTunnelsPerAgent, "tunnels per agent connection")
 	grace := fs.Duration("shutdown-grace", 30*time.Second, "how long SIGTERM waits for in-flight requests")
-	devAccount := fs.String("dev-account", "dev", "account of the printed development authtoken")
+	controlAddr := fs.String("control-addr", "127.0.0.1:9000", "listener of the embedded control service and dashboard, or off")
+	fs.StringVar(&cfg.ControlURL, "control-url", "", "URL of a standalone wsgrok-control to sync from (instead of embedding one)")
+	fs.StringVar(&cfg.ControlSecret, "control-secret", "", "the edge secret of --control-url")
+	quarantine := fs.Duration("name-quarantine", 24*time.Hour, "embedded control: how long a released name is kept from other accounts")
+	devAccount := fs.String("dev-account", "dev", "account of the printed development authtoken (when no control service runs)")
 	tokenFile := fs.String("dev-token-file", "", "also write the development authtoken to this file")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("WSGROK_EDGE")); err != nil {
@@ -67,6 +83,16 @@ func run(args []string) error {
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 
+	dev := cfg.TLSCert == "" // the development CA: a developer's machine
+	var ctl *embedded
+	if cfg.ControlURL == "" && *controlAddr != "off" {
+		var err error
+		if ctl, err = startControl(*controlAddr, cfg, *quarantine); err != nil {
+			return err
+		}
+		defer ctl.svc.Close()
+		cfg.ControlURL, cfg.ControlSecret = ctl.url, ctl.svc.EdgeSecret()
+	}
 	e, err := edge.New(cfg)
 	if err != nil {
 		return err
@@ -74,30 +100,71 @@ func run(args []string) error {
 	if err := e.Start(); err != nil {
 		return err
 	}
-	if ca := e.CAPEM(); ca != nil {
-		tok, err := e.MintDevToken(*devAccount)
-		if err != nil {
-			return err
-		}
+	if dev {
 		caPath, _ := filepath.Abs(filepath.Join(cfg.DataDir, "ca.pem"))
-		fmt.Printf("wsgrok-edge: development mode, domain %s\n", cfg.Domain)
-		fmt.Printf("  development CA: %s\n", caPath)
-		fmt.Printf("  agent: wsgrok http 3000 --edge %s --ca %s --authtoken %s\n", e.AgentAddr, caPath, tok)
-		if *tokenFile != "" {
-			if err := os.WriteFile(*tokenFile, []byte(tok+"\n"), 0o600); err != nil {
+		fmt.Fprintf(stdout, "wsgrok-edge: development mode, domain %s\n", cfg.Domain)
+		fmt.Fprintf(stdout, "  development CA: %s\n", caPath)
+		var tok string
+		switch {
+		case ctl != nil:
+			d, err := ctl.svc.EnsureDevSetup(context.Background(), "dev@localhost")
+			if err != nil {
+				return err
+			}
+			tok = d.Authtoken
+			fmt.Fprintf(stdout, "  dashboard: %s  (log in as %s, password %s)\n", ctl.url, d.Email, d.Password)
+		case cfg.ControlURL == "":
+			if tok, err = e.MintDevToken(*devAccount); err != nil {
 				return err
 			}
 		}
+		if tok != "" {
+			fmt.Fprintf(stdout, "  agent: wsgrok http 3000 --edge %s --ca %s --authtoken %s\n", e.AgentAddr, caPath, tok)
+			if *tokenFile != "" {
+				if err := os.WriteFile(*tokenFile, []byte(tok+"\n"), 0o600); err != nil {
+					return err
+				}
+			}
+		}
+	} else if ctl != nil {
+		fmt.Fprintf(stdout, "wsgrok-edge: domain %s, dashboard %s\n", cfg.Domain, ctl.url)
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
 	ctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
 	go func() {
-		<-sig // a second signal stops at once
-		cancel()
+		select {
+		case <-sig: // a second signal stops at once
+			cancel()
+		case <-ctx.Done():
+		}
 	}()
 	e.Shutdown(ctx)
 	return nil
+}
+
+// embedded is the control service running in this process.
+type embedded struct {
+	svc *control.Service
+	url string
+}
+
+// startControl opens the control service's store under the edge's data
+// directory and serves its API and dashboard on addr.
+func startControl(addr string, cfg edge.Config, quarantine time.Duration) (*embedded, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("control service: %w (choose another --control-addr, or off)", err)
+	}
+	url := "http://" + ln.Addr().String()
+	svc, err := control.New(control.Config{
+		DataDir: filepath.Join(cfg.DataDir, "control"), PublicURL: url, Domain: cfg.Domain,
+		Quarantine: quarantine, Logger: cfg.Logger.With("component", "control"),
+	})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	go svc.Serve(ln)
+	return &embedded{svc: svc, url: url}, nil
 }
