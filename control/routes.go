@@ -12,6 +12,9 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("GET "+api.PathSync, s.edgeAuth(s.handleSync))
 	mux.HandleFunc("POST "+api.PathReport, s.edgeAuth(s.handleReport))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	if s.cfg.ReleasesDir != "" {
+		mux.Handle("GET /releases/", s.releasesHandler())
+	}
 	s.userRoutes(mux)
 	return mux
 }
