@@ -56,8 +56,7 @@ type Stream struct {
 
 	// Guarded by mu:
 	mu         sync.Mutex
-	rbuf       []byte
-	roff       int
+	rbuf       recvBuf
 	heads      [][]wire.HeaderField
 	recvWindow int64 // credit the peer has left on this stream
 	recvUnsent int64 // consumed, not yet returned
@@ -197,11 +196,7 @@ func (st *Stream) receiveData(p []byte, end bool) error {
 		st.recv.OnData(st, p, end)
 		return nil
 	}
-	if st.roff > 0 && len(st.rbuf)+len(p) > cap(st.rbuf) {
-		st.rbuf = st.rbuf[:copy(st.rbuf, st.rbuf[st.roff:])]
-		st.roff = 0
-	}
-	st.rbuf = append(st.rbuf, p...)
+	st.rbuf.write(p)
 	st.notifyReader()
 	st.mu.Unlock()
 	if end {
@@ -262,8 +257,7 @@ func (st *Stream) fail(err error, sendReset bool) {
 	var discard int
 	if sendReset {
 		// We will never read what is buffered: give its credit back.
-		discard = len(st.rbuf) - st.roff
-		st.rbuf, st.roff = nil, 0
+		discard = st.rbuf.reset()
 	}
 	st.notifyReader()
 	st.mu.Unlock()
@@ -311,12 +305,8 @@ func (st *Stream) reset(code wire.ErrCode, answer bool) error {
 func (st *Stream) Read(p []byte) (int, error) {
 	for {
 		st.mu.Lock()
-		if st.roff < len(st.rbuf) {
-			n := copy(p, st.rbuf[st.roff:])
-			st.roff += n
-			if st.roff == len(st.rbuf) {
-				st.rbuf, st.roff = st.rbuf[:0], 0
-			}
+		if st.rbuf.n > 0 {
+			n := st.rbuf.read(p)
 			inc := st.consumedLocked(n)
 			st.mu.Unlock()
 			st.s.w.credit(st.id, inc, n)
@@ -483,14 +473,14 @@ func (st *Stream) Consumed(n int) {
 func (st *Stream) Ended() bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.recvEnd && st.roff == len(st.rbuf) && len(st.heads) == 0
+	return st.recvEnd && st.rbuf.n == 0 && len(st.heads) == 0
 }
 
 // Buffered returns the octets received and not yet read.
 func (st *Stream) Buffered() int {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return len(st.rbuf) - st.roff
+	return st.rbuf.n
 }
 
 // --- net.Conn plumbing ---
