@@ -121,6 +121,11 @@ func waitJS(expr string, within time.Duration) chromedp.Action[chromedp.Void] {
 	}
 }
 
+// loaded waits until the browser shows path, fully loaded.
+func loaded(path string) chromedp.Action[chromedp.Void] {
+	return waitJS(`location.pathname === "`+path+`" && document.readyState === "complete"`, 10*time.Second)
+}
+
 func TestDashboardInChromium(t *testing.T) {
 	ctx := browser(t)
 	p := newPlane(t)
@@ -135,12 +140,13 @@ func TestDashboardInChromium(t *testing.T) {
 		chromedp.SendKeys(`input[name=email]`, "erin@example.com"),
 		chromedp.SendKeys(`input[name=password]`, "a long enough passphrase"),
 		chromedp.Click(`button[type=submit]`),
-		waitJS(`location.pathname === "/tokens" && document.querySelector("#token-form") !== null`, 10*time.Second))
+		loaded("/tokens"), chromedp.WaitVisible(`#token-form input[name=name]`))
 
 	// Create an authtoken in the page; it is shown once.
 	do(t, ctx, "create a token",
 		chromedp.SendKeys(`#token-form input[name=name]`, "laptop"),
 		chromedp.Click(`#token-form button[type=submit]`),
+		waitJS(`document.readyState === "complete" && document.getElementById("new-token-value") !== null`, 10*time.Second),
 		chromedp.WaitVisible(`#new-token-value`))
 	token, err := chromedp.Run(ctx, chromedp.Text(`#new-token-value`))
 	if err != nil || len(strings.TrimSpace(token)) < 20 {
@@ -181,7 +187,7 @@ func TestDashboardInChromium(t *testing.T) {
 		chromedp.SendKeys(`#policy-form input[name=rate_limit]`, "600"))
 	saved := time.Now()
 	do(t, ctx, "save rules", chromedp.Click(`#policy-form button[type=submit]`),
-		waitJS(`document.querySelector(".notice.ok") !== null`, 10*time.Second))
+		loaded("/security"), chromedp.WaitVisible(`.notice.ok`))
 	eventually(t, 5*time.Second, "deny rule in force", func() bool { return p.get(t, name, "/hello") == 403 })
 	t.Logf("403 at the edge %v after clicking Save", time.Since(saved).Round(time.Millisecond))
 	s.shot("06-security")
@@ -221,7 +227,7 @@ func TestDashboardInChromium(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`))
 	revoked := time.Now()
 	do(t, ctx, "revoke", chromedp.Click(`#tokens form[data-confirm] button`),
-		waitJS(`document.querySelector(".notice.ok") !== null && document.querySelector("#tokens tr.revoked") !== null`, 10*time.Second))
+		loaded("/tokens"), chromedp.WaitVisible(`#tokens tr.revoked`))
 	select {
 	case err := <-agentDone:
 		t.Logf("agent disconnected %v after Revoke", time.Since(revoked).Round(time.Millisecond))
@@ -239,7 +245,7 @@ func TestDashboardInChromium(t *testing.T) {
 	s.shot("13-tunnels-offline")
 
 	// Log out: the login page.
-	do(t, ctx, "log out", chromedp.Click(`.who button`), waitJS(`location.pathname === "/login"`, 10*time.Second),
+	do(t, ctx, "log out", chromedp.Click(`.who button`), loaded("/login"),
 		chromedp.WaitVisible(`input[name=email]`))
 	s.shot("00-login")
 }

@@ -308,6 +308,15 @@ func chartFrame(b *strings.Builder, chartW float64, sum usageSummary, ymax float
 	}
 }
 
+// axisNum labels a request count axis; quarter steps of a small maximum
+// are not whole.
+func axisNum(v float64) string {
+	if v < 100 && v != math.Trunc(v) {
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmtNum(int64(v))
+}
+
 // requestsChart draws requests per bucket as bars stacked by status class.
 func requestsChart(sum usageSummary) template.HTML {
 	return bothWidths(func(w float64) string { return requestsSVG(sum, w) })
@@ -320,7 +329,7 @@ func requestsSVG(sum usageSummary, chartW float64) string {
 	}
 	ymax = niceMax(ymax)
 	var b strings.Builder
-	chartFrame(&b, chartW, sum, ymax, func(v float64) string { return fmtNum(int64(v)) }, "Requests over time")
+	chartFrame(&b, chartW, sum, ymax, axisNum, "Requests over time")
 	n := float64(len(sum.Buckets))
 	plotW, plotH := chartW-padL-padR, chartH-padT-padB
 	bw := plotW / n
