@@ -30,6 +30,50 @@ type Batcher struct {
 	mu       sync.Mutex // held across a flush, so records keep their order
 	batching bool
 	buf      []byte
+
+	// Owned by the one goroutine that reads (the TLS layer's reader):
+	rbuf *[]byte // pooled; rbuf[roff:rend] is read from the socket and not yet taken
+	roff int
+	rend int
+	hot  bool // the last read filled what it was given: more is likely waiting
+}
+
+// readChunk is how much one read(2) takes while data streams in.
+const readChunk = 256 << 10
+
+var readBufs = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}
+
+// Read serves TLS's small reads (a record header, then about one record)
+// from few large reads of the socket while data streams in: reading a
+// loopback or LAN socket costs per call as well as per octet, and TLS on
+// its own asks for about 16 KiB at a time. A session that goes quiet
+// returns the buffer to the pool and reads the socket directly again, so
+// an idle session pins no read buffer.
+func (b *Batcher) Read(p []byte) (int, error) {
+	if b.rbuf != nil {
+		n := copy(p, (*b.rbuf)[b.roff:b.rend])
+		b.roff += n
+		if b.roff == b.rend {
+			readBufs.Put(b.rbuf)
+			b.rbuf = nil
+		}
+		return n, nil
+	}
+	if !b.hot || len(p) >= readChunk {
+		n, err := b.Conn.Read(p)
+		b.hot = n == len(p)
+		return n, err
+	}
+	rb := readBufs.Get().(*[]byte)
+	m, err := b.Conn.Read(*rb)
+	b.hot = m == len(*rb)
+	n := copy(p, (*rb)[:m])
+	if n < m {
+		b.rbuf, b.roff, b.rend = rb, n, m
+	} else {
+		readBufs.Put(rb)
+	}
+	return n, err
 }
 
 // NewBatcher wraps the raw transport.
