@@ -44,10 +44,27 @@ func (u *web) apiRoutes(mux *http.ServeMux) {
 	h("GET /api/v1/tunnels", u.apiTunnels)
 	h("GET /api/v1/requests", u.apiRequests)
 	h("GET /api/v1/usage", u.apiUsage)
+	mux.HandleFunc("GET /api/v1/{$}", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"auth": "Authorization: Bearer wsgk_... (an API key from the dashboard's Tokens page)",
+			"endpoints": apiIndex})
+	})
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, "no_such_endpoint",
 			fmt.Sprintf("%s %s is not part of the API: see /api/v1/ paths tokens, api-keys, names, policies, tunnels, requests, usage", r.Method, r.URL.Path))
 	})
+}
+
+// apiIndex is what GET /api/v1/ lists.
+var apiIndex = []string{
+	"GET /api/v1/account",
+	"GET /api/v1/tokens", "POST /api/v1/tokens {name}", "DELETE /api/v1/tokens/{id}",
+	"GET /api/v1/api-keys", "POST /api/v1/api-keys {name}", "DELETE /api/v1/api-keys/{id}",
+	"GET /api/v1/names", "POST /api/v1/names {name}", "DELETE /api/v1/names/{name}",
+	"GET /api/v1/policies", "GET /api/v1/policies/{endpoint}",
+	"PUT /api/v1/policies/{endpoint} {allow_cidrs, deny_cidrs, block_paths, basic_auth: [{user, password}], rate_limit}",
+	"DELETE /api/v1/policies/{endpoint}",
+	"GET /api/v1/tunnels", "GET /api/v1/requests?endpoint=",
+	"GET /api/v1/usage?endpoint=&range=1h|6h|24h|7d (or &from=&to=&step=)",
 }
 
 // api authenticates, checks CSRF for session writes, and maps errors.

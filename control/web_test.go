@@ -606,6 +606,8 @@ func TestAPIEndpoints(t *testing.T) {
 	expect("bad step", code, m, 400, "invalid_step")
 	code, m = call("GET", "/api/v1/requests", nil)
 	expect("requests", code, m, 200, "")
+	code, m = c.call("GET", "/api/v1/", "", false, nil)
+	expect("index", code, m, 200, "")
 	code, m = call("GET", "/api/v1/nothing-here", nil)
 	expect("unknown path", code, m, 404, "no_such_endpoint")
 }
