@@ -43,13 +43,15 @@ func serve(ctx context.Context, c *common, tunnels []namedTunnel, stdout, stderr
 		return err
 	}
 	defer insp.close()
-	var ev agent.Events = &printer{ctx: ctx, out: stdout, errw: stderr, log: logger, tunnels: tunnels}
+	pr := &printer{ctx: ctx, out: stdout, errw: stderr, log: logger, tunnels: tunnels}
+	if insp != nil {
+		pr.inspector = insp.URL()
+	}
+	var ev agent.Events = pr
 	var scr *screen // the live screen, when stdout is a terminal (screen.go)
 	if useScreen(c.log, stdout, stderr) {
 		scr = newScreen(c, tunnels, stdout, insp.URL())
 		ev = scr.ui
-	} else if insp != nil {
-		fmt.Fprintf(stdout, "Inspector   %s\n", insp.URL())
 	}
 	ts := make([]agent.Tunnel, len(tunnels))
 	for i, t := range tunnels {
@@ -92,6 +94,7 @@ type printer struct {
 	out, errw io.Writer
 	log       *slog.Logger
 	tunnels   []namedTunnel
+	inspector string // the inspector's URL, until it is printed
 
 	mu          sync.Mutex
 	lastRefused time.Time
@@ -128,6 +131,12 @@ func (p *printer) Forwarding(t *agent.Tunnel, urls []string) {
 			width = max(width, len(n.name))
 		}
 		label = fmt.Sprintf("%-*s  ", width, name)
+	}
+	if p.inspector != "" {
+		// With the first forwarding lines, not before: an agent the edge
+		// refuses prints one line, the reason.
+		fmt.Fprintf(p.out, "Inspector   %s\n", p.inspector)
+		p.inspector = ""
 	}
 	for _, u := range urls {
 		fmt.Fprintf(p.out, "Forwarding  %s%s -> %s\n", label, u, local)
