@@ -232,7 +232,8 @@ func (s *syncBuffer) String() string {
 // for its Forwarding line (unless wantForwarding is false).
 func (w *world) runAgentProc(wantForwarding bool, args ...string) *agentProc {
 	w.t.Helper()
-	full := append(args, "--edge", w.e.AgentAddr.String(), "--ca", w.caFile, "--server-name", "localhost", "--config", filepath.Join(w.dir, "none.yml"))
+	full := append(args, "--edge", w.e.AgentAddr.String(), "--ca", w.caFile, "--server-name", "localhost", "--config", filepath.Join(w.dir, "none.yml"),
+		"--inspect-addr", "127.0.0.1:0") // tests never take a fixed port
 	cmd := exec.Command(agentBin, full...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out

@@ -55,6 +55,8 @@ func isolate(t *testing.T) {
 			os.Unsetenv(k)
 		}
 	}
+	// An agent under test never takes the inspector's fixed port.
+	t.Setenv("WSGROK_INSPECT_ADDR", "127.0.0.1:0")
 }
 
 func writeConfig(t *testing.T, content string) string {

@@ -78,7 +78,7 @@ func TestScreenTmux(t *testing.T) {
 			cmd := strings.Join([]string{
 				shq(bin), "http", ln.Addr().String(), "--subdomain", sub,
 				"--edge", e.AgentAddr.String(), "--ca", shq(filepath.Join(dir, "ca.pem")), "--server-name", "localhost",
-				"--authtoken", token, "--config", shq(filepath.Join(term.dir, "none.yml")),
+				"--authtoken", token, "--config", shq(filepath.Join(term.dir, "none.yml")), "--inspect-addr", "127.0.0.1:0",
 			}, " ")
 			os.WriteFile(script, fmt.Appendf(nil, "%s 2>%s\necho EXIT=$? >%s\n", cmd, shq(errFile), shq(exitFile)), 0o700)
 			term.run("new-session", "-d", "-s", "wsgrok", "-x", "120", "-y", "40", "/bin/sh "+shq(script))
