@@ -311,3 +311,37 @@ func TestHARExport(t *testing.T) {
 		t.Errorf("binary, truncated: %+v %q", c, second.Comment)
 	}
 }
+
+// TestTotalBodyBudget: however many requests are kept, their bodies
+// together stay within MaxTotalBody; the oldest lose theirs first (shown
+// as truncated, sizes kept), the newest keep theirs.
+func TestTotalBodyBudget(t *testing.T) {
+	const each, budget = 1000, 10_000
+	ins := inspect.New(inspect.Config{MaxRequests: 100, MaxBody: each, MaxTotalBody: budget})
+	var ids []uint64
+	for range 50 {
+		ids = append(ids, feed(t, ins, "POST", "/hook", nil, []byte(strings.Repeat("a", each)), 200, nil, []byte(strings.Repeat("b", each))))
+	}
+	var kept int
+	for _, id := range ids {
+		d, ok := ins.Detail(id)
+		if !ok {
+			t.Fatalf("request %d evicted: the budget drops bodies, not requests", id)
+		}
+		kept += d.Request.Body.Captured + d.Response.Body.Captured
+		if d.Request.Body.Size != each || d.Response.Body.Size != each {
+			t.Errorf("request %d lost its sizes: %+v", id, d.Request.Body)
+		}
+	}
+	if kept > budget {
+		t.Errorf("%d body bytes kept, budget %d", kept, budget)
+	}
+	first, _ := ins.Detail(ids[0])
+	last, _ := ins.Detail(ids[len(ids)-1])
+	if first.Request.Body.Captured != 0 || !first.Request.Body.Truncated || !first.Truncated {
+		t.Errorf("oldest body kept: %+v", first.Request.Body)
+	}
+	if last.Request.Body.Captured != each || last.Response.Body.Captured != each {
+		t.Errorf("newest body dropped: %+v", last.Request.Body)
+	}
+}

@@ -5,7 +5,8 @@
 //
 // Memory is bounded: the newest MaxRequests exchanges, each with at most
 // MaxBody bytes of request and of response body; what is cut is marked,
-// with the true size kept.
+// with the true size kept; and at most MaxTotalBody bytes of bodies in
+// all, the oldest exchanges' bodies dropped first.
 package inspect
 
 import (
@@ -22,8 +23,9 @@ import (
 
 // Defaults for Config.
 const (
-	DefaultMaxRequests = 500
-	DefaultMaxBody     = 1 << 20
+	DefaultMaxRequests  = 500
+	DefaultMaxBody      = 1 << 20
+	DefaultMaxTotalBody = 32 << 20
 )
 
 // Config configures an Inspector.
@@ -31,6 +33,11 @@ type Config struct {
 	MaxRequests int  // exchanges kept, newest first; default 500
 	MaxBody     int  // body bytes kept per direction per exchange; 0: 1 MiB; negative: none (sizes are kept)
 	Redact      bool // store and export Authorization, Proxy-Authorization, Cookie and Set-Cookie values as "[redacted]"
+	// MaxTotalBody bounds the body bytes kept across all exchanges
+	// (MaxRequests × 2 × MaxBody would be 1 GiB by default): past it, the
+	// oldest exchanges' bodies are dropped first, marked as truncated, their
+	// sizes kept. Default 32 MiB.
+	MaxTotalBody int64
 	// Agent replays requests; may be set later with SetAgent.
 	Agent *agent.Agent
 }
@@ -41,7 +48,10 @@ type Inspector struct {
 	cfg   Config
 	agent atomic.Pointer[agent.Agent]
 
-	mu      sync.Mutex
+	held     atomic.Int64 // body bytes kept by all exchanges
+	trimming atomic.Bool
+
+	mu      sync.Mutex // before any exchange's mu
 	nextID  uint64
 	ring    []*exchange // circular; len == cfg.MaxRequests once full
 	head    int         // index of the oldest entry when full
@@ -65,6 +75,9 @@ var _ agent.Observer = (*Inspector)(nil)
 func New(cfg Config) *Inspector {
 	if cfg.MaxRequests <= 0 {
 		cfg.MaxRequests = DefaultMaxRequests
+	}
+	if cfg.MaxTotalBody <= 0 {
+		cfg.MaxTotalBody = DefaultMaxTotalBody
 	}
 	switch {
 	case cfg.MaxBody == 0:
@@ -149,7 +162,7 @@ func (i *Inspector) Begin(t *agent.Tunnel, r *agent.ObservedRequest) agent.Captu
 		i: i, tunnel: t, tunnelName: tunnelName(t, r),
 		method: r.Method, path: r.Path, host: r.Host, proto: r.Proto, reqHeader: h,
 		clientAddr: r.ClientAddr, edgeStart: r.EdgeStart, start: r.Start, replay: r.Replay,
-		reqBody: body{max: i.cfg.MaxBody}, respBody: body{max: i.cfg.MaxBody},
+		reqBody: body{max: i.cfg.MaxBody, held: &i.held}, respBody: body{max: i.cfg.MaxBody, held: &i.held},
 		rtt: i.sessionRTT(),
 	}
 	if e.start.IsZero() {
@@ -232,7 +245,9 @@ func (i *Inspector) insertLocked(e *exchange) {
 	if len(i.ring) < max {
 		i.ring = append(i.ring, e)
 	} else {
-		delete(i.byID, i.ring[i.head].id)
+		old := i.ring[i.head]
+		delete(i.byID, old.id)
+		old.dropBodies()
 		i.ring[i.head] = e
 		i.head = (i.head + 1) % max
 	}
@@ -265,6 +280,9 @@ func (i *Inspector) all() []*exchange {
 // Clear forgets every exchange.
 func (i *Inspector) Clear() {
 	i.mu.Lock()
+	for _, e := range i.ring {
+		e.dropBodies()
+	}
 	i.ring, i.head = nil, 0
 	clear(i.byID)
 	i.mu.Unlock()
@@ -276,6 +294,7 @@ func (e *exchange) RequestBody(p []byte) {
 	e.mu.Lock()
 	e.reqBody.write(p)
 	e.mu.Unlock()
+	e.i.trimIfOver()
 }
 
 // Response implements agent.Capture.
@@ -297,6 +316,37 @@ func (e *exchange) ResponseBody(p []byte) {
 	e.mu.Lock()
 	e.respBody.write(p)
 	e.mu.Unlock()
+	e.i.trimIfOver()
+}
+
+// dropBodies forgets e's captured bodies (their sizes stay) and stops
+// capturing more: e is evicted, or its bytes are needed for newer ones.
+func (e *exchange) dropBodies() {
+	e.mu.Lock()
+	e.reqBody.drop()
+	e.respBody.drop()
+	e.mu.Unlock()
+}
+
+// trimIfOver drops the bodies of the oldest exchanges while the bodies
+// kept exceed MaxTotalBody, down to three quarters of it, so that memory
+// stays bounded however large MaxRequests × MaxBody is.
+func (i *Inspector) trimIfOver() {
+	if i.held.Load() <= i.cfg.MaxTotalBody || !i.trimming.CompareAndSwap(false, true) {
+		return
+	}
+	defer i.trimming.Store(false)
+	goal := i.cfg.MaxTotalBody / 4 * 3
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	n := len(i.ring)
+	for k := 0; k < n && i.held.Load() > goal; k++ {
+		idx := k
+		if n == i.cfg.MaxRequests {
+			idx = (i.head + k) % n
+		}
+		i.ring[idx].dropBodies()
+	}
 }
 
 // Done implements agent.Capture.
@@ -319,6 +369,15 @@ type body struct {
 	max   int
 	data  []byte
 	total int64
+	held  *atomic.Int64 // the inspector's count of kept body bytes
+}
+
+// drop forgets the data and captures no more; total stays.
+func (b *body) drop() {
+	if b.held != nil {
+		b.held.Add(-int64(len(b.data)))
+	}
+	b.data, b.max = nil, 0
 }
 
 func (b *body) write(p []byte) {
@@ -339,6 +398,9 @@ func (b *body) write(p []byte) {
 		b.data = nd
 	}
 	b.data = append(b.data, p...)
+	if b.held != nil {
+		b.held.Add(int64(len(p)))
+	}
 }
 
 func (b *body) truncated() bool { return b.total > int64(len(b.data)) }
