@@ -13,6 +13,7 @@ import (
 
 	"github.com/wsgrok/wsgrok/control/api"
 	"github.com/wsgrok/wsgrok/control/store"
+	"github.com/wsgrok/wsgrok/wire"
 )
 
 // What the dashboard and the JSON API both do, with errors that carry an
@@ -69,18 +70,7 @@ const (
 // validName reports whether s may be a tunnel's subdomain label: lower-case
 // letters, digits and hyphens, 1 to 63 long, no hyphen at either end (as
 // the edge checks).
-func validName(s string) bool {
-	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+func validName(s string) bool { return wire.ValidName(s) }
 
 func normEndpoint(s string) (string, error) {
 	s = strings.ToLower(strings.TrimSpace(s))

@@ -3,6 +3,8 @@ package edge
 import (
 	"errors"
 	"strings"
+
+	"github.com/wsgrok/wsgrok/wire"
 )
 
 // ErrBadHost means a Host header or :authority cannot name a tunnel.
@@ -55,18 +57,6 @@ func CanonicalHost(host string) (string, error) {
 	return host, nil
 }
 
-// ValidName reports whether s may be a tunnel's subdomain label: lower-case
-// letters, digits and hyphens, 1 to 63 long, no hyphen at either end
-// (spec §11.9).
-func ValidName(s string) bool {
-	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// ValidName reports whether s may be a tunnel's subdomain label
+// (wire.ValidName, spec §11.9).
+func ValidName(s string) bool { return wire.ValidName(s) }

@@ -42,3 +42,21 @@ func (f *Bind) Append(b []byte) []byte {
 	b = appendString(b, f.Name)
 	return appendMetadata(b, f.Options)
 }
+
+// ValidName reports whether s may be an HTTP tunnel's name, the subdomain
+// label of BIND (spec §11.9): lower-case letters, digits and hyphens, 1 to
+// 63 long, no hyphen at either end. The edge answers NAME_INVALID to any
+// other; agents and the control service check with the same rule before
+// asking.
+func ValidName(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

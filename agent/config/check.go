@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/wsgrok/wsgrok/wire"
 )
 
 // Checks of single values, shared by the file parser and the command
@@ -81,18 +83,7 @@ func CheckSubdomain(s string) error {
 	return fmt.Errorf("%q is not a valid subdomain: use 1-63 lower-case letters, digits and hyphens, not starting or ending with a hyphen", s)
 }
 
-func validLabel(s string) bool {
-	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+func validLabel(s string) bool { return wire.ValidName(s) }
 
 // CheckRateLimit accepts a number of requests a minute.
 func CheckRateLimit(n int) error {
