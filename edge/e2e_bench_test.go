@@ -1,10 +1,13 @@
 package edge_test
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -69,3 +72,73 @@ func BenchmarkThroughTunnel(b *testing.B) {
 	_ = net.Dial
 	_ = time.Now
 }
+
+// BenchmarkBulkThroughTunnel moves large bodies at the suite's
+// concurrencies (bench/cmd/wsgrok-bench: download-100mib, get-1mib-c8,
+// post-1mib-c8), direct and through both ingresses, for profiles of the
+// bulk path:
+//
+//	go test -run '^$' -bench 'BulkThroughTunnel/gnet' -cpuprofile cpu.out ./edge
+func BenchmarkBulkThroughTunnel(b *testing.B) {
+	w := newWorld(b)
+	w.startAgent(w.token, 1, w.httpTunnel("bench"))
+	bases := []struct {
+		name, base string
+		h2         bool
+	}{{"direct", "http://" + w.backend, false}, {"gnet", w.url("http", "bench", ""), false}, {"h2", w.url("https", "bench", ""), true}}
+	shapes := []struct {
+		name   string
+		post   bool
+		size   int
+		conns  int
+		target string
+	}{
+		{"download-16mib-c1", false, 16 << 20, 1, "/bytes?n=16777216"},
+		{"get-1mib-c8", false, 1 << 20, 8, "/bytes?n=1048576"},
+		{"post-1mib-c8", true, 1 << 20, 8, "/echo"},
+	}
+	for _, c := range bases {
+		for _, sh := range shapes {
+			b.Run(c.name+"/"+sh.name, func(b *testing.B) {
+				cl := w.client(c.h2)
+				body := make([]byte, sh.size)
+				b.ReportAllocs()
+				b.SetBytes(int64(sh.size))
+				var next atomic.Int64
+				var wg sync.WaitGroup
+				b.ResetTimer()
+				for range sh.conns {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						buf := make([]byte, 64<<10)
+						for next.Add(1) <= int64(b.N) {
+							var resp *http.Response
+							var err error
+							if sh.post {
+								resp, err = cl.Post(c.base+sh.target, "application/octet-stream", bytes.NewReader(body))
+							} else {
+								resp, err = cl.Get(c.base + sh.target)
+							}
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							n, err := io.CopyBuffer(io.Discard, onlyReader{resp.Body}, buf)
+							resp.Body.Close()
+							if err != nil || n != int64(sh.size) || resp.StatusCode != 200 {
+								b.Errorf("status %d, %d octets, %v", resp.StatusCode, n, err)
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+			})
+		}
+	}
+}
+
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
