@@ -38,6 +38,56 @@ func newUpstreamTransport(cfg Config) *http.Transport {
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
+// bulkBufs hold the buffers of copies that keep filling the small one.
+var bulkBufs = sync.Pool{New: func() any { b := make([]byte, bulkCopy); return &b }}
+
+// bulkCopy is the buffer of a bulk copy: a Stream.Write of this much is
+// four full frames in one batch for the session writer, where 32 KiB
+// writes woke it (and, through it, the edge's reader and event loop)
+// once per 32 KiB.
+const bulkCopy = 256 << 10
+
+// copyStream copies src to dst like io.CopyBuffer with a pooled 32 KiB
+// buffer, moving to a pooled 256 KiB one once a read fills the small
+// buffer: a small body never touches the large pool, so a thousand
+// concurrent small exchanges cost 32 KiB each, while a bulk body moves in
+// few large writes.
+func copyStream(dst io.Writer, src io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	buf := *bp
+	var bulk *[]byte
+	defer func() {
+		copyBufs.Put(bp)
+		if bulk != nil {
+			bulkBufs.Put(bulk)
+		}
+	}()
+	var total int64
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			m, werr := dst.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+			if m != n {
+				return total, io.ErrShortWrite
+			}
+			if bulk == nil && n == len(buf) {
+				bulk = bulkBufs.Get().(*[]byte)
+				buf = *bulk
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 // streamBody is a request body read from the stream.
 type streamBody struct {
 	st *proto.Stream
@@ -160,9 +210,7 @@ func (a *Agent) serveHTTP(t *Tunnel, st *proto.Stream) {
 	if cp != nil {
 		dst = teeWriter{w: dst, fed: cp.ResponseBody}
 	}
-	bp := copyBufs.Get().(*[]byte)
-	n, err := io.CopyBuffer(dst, resp.Body, *bp)
-	copyBufs.Put(bp)
+	n, err := copyStream(dst, resp.Body)
 	ev.BytesOut = n
 	if err != nil {
 		// The local service broke off mid-body: the client must see a
@@ -265,10 +313,8 @@ func splice(c io.ReadWriteCloser, st *proto.Stream) (up, down int64) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		bp := copyBufs.Get().(*[]byte)
 		var err error
-		up, err = io.CopyBuffer(c, streamReader{st}, *bp)
-		copyBufs.Put(bp)
+		up, err = copyStream(c, streamReader{st})
 		if err == nil {
 			if cw, ok := c.(interface{ CloseWrite() error }); ok {
 				cw.CloseWrite()
@@ -277,9 +323,7 @@ func splice(c io.ReadWriteCloser, st *proto.Stream) (up, down int64) {
 		}
 		c.Close()
 	}()
-	bp := copyBufs.Get().(*[]byte)
-	down, err := io.CopyBuffer(streamWriter{st}, c, *bp)
-	copyBufs.Put(bp)
+	down, err := copyStream(streamWriter{st}, c)
 	if err != nil {
 		st.Reset(wire.ErrCodeCancel)
 	} else {

@@ -28,6 +28,68 @@ type httpHandler struct {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
+// bulkPool holds the buffers of copies that keep filling the small one.
+var bulkPool = sync.Pool{New: func() any { b := make([]byte, bulkCopy); return &b }}
+
+// bulkCopy is the buffer of a bulk copy: one Stream.Write of this much
+// is four full frames for the session writer in one batch, where 32 KiB
+// writes woke it once per 32 KiB.
+const bulkCopy = 256 << 10
+
+// copyBuf is a pooled copy buffer that starts at 32 KiB and moves to
+// 256 KiB once a read fills it: small bodies never touch the large pool.
+type copyBuf struct {
+	small, bulk *[]byte
+	buf         []byte
+}
+
+func getCopyBuf() copyBuf {
+	small := bufPool.Get().(*[]byte)
+	return copyBuf{small: small, buf: *small}
+}
+
+// filled notes a read of n octets; a full buffer means a bulk body.
+func (b *copyBuf) filled(n int) {
+	if b.bulk == nil && n == len(b.buf) {
+		b.bulk = bulkPool.Get().(*[]byte)
+		b.buf = *b.bulk
+	}
+}
+
+func (b *copyBuf) put() {
+	bufPool.Put(b.small)
+	if b.bulk != nil {
+		bulkPool.Put(b.bulk)
+	}
+}
+
+// copyStream is io.Copy through a copyBuf.
+func copyStream(dst io.Writer, src io.Reader) (int64, error) {
+	b := getCopyBuf()
+	defer b.put()
+	var total int64
+	for {
+		n, err := src.Read(b.buf)
+		if n > 0 {
+			m, werr := dst.Write(b.buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+			if m != n {
+				return total, io.ErrShortWrite
+			}
+			b.filled(n)
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := exchangeRecord{start: time.Now(), method: r.Method, path: r.URL.Path, client: clientAddr(r).String()}
 	h.serve(w, r, &rec)
@@ -132,9 +194,7 @@ func (h *httpHandler) exchange(w http.ResponseWriter, r *http.Request, rec *exch
 			if !<-decision {
 				return
 			}
-			bp := bufPool.Get().(*[]byte)
-			n, err := io.CopyBuffer(streamWriter{st}, r.Body, *bp)
-			bufPool.Put(bp)
+			n, err := copyStream(streamWriter{st}, r.Body)
 			h.f.m.bytesIn.Add(int(n))
 			bodyN.Store(n)
 			if err != nil {
@@ -229,16 +289,16 @@ func (h *httpHandler) exchange(w http.ResponseWriter, r *http.Request, rec *exch
 // more buffered, so that server-sent events and chunks arrive as written.
 func (h *httpHandler) copyResponse(w http.ResponseWriter, st *proto.Stream) (int64, error) {
 	rc := http.NewResponseController(w)
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
+	b := getCopyBuf()
+	defer b.put()
 	var total int64
 	for {
-		n, err := st.Read(buf)
+		n, err := st.Read(b.buf)
 		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
+			if _, werr := w.Write(b.buf[:n]); werr != nil {
 				return total, werr
 			}
+			b.filled(n)
 			total += int64(n)
 			h.f.m.bytesOut.Add(n)
 			if st.Buffered() == 0 {
@@ -286,10 +346,8 @@ func spliceBoth(conn net.Conn, r io.Reader, st *proto.Stream, m *edgeMetrics) (u
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		bp := bufPool.Get().(*[]byte)
-		n, err := io.CopyBuffer(streamWriter{st}, r, *bp)
+		n, err := copyStream(streamWriter{st}, r)
 		up = n
-		bufPool.Put(bp)
 		m.bytesIn.Add(int(n))
 		if err != nil {
 			st.Reset(wire.ErrCodeCancel)
@@ -297,9 +355,7 @@ func spliceBoth(conn net.Conn, r io.Reader, st *proto.Stream, m *edgeMetrics) (u
 		}
 		st.CloseWrite()
 	}()
-	bp := bufPool.Get().(*[]byte)
-	n, err := io.CopyBuffer(conn, streamReader{st}, *bp)
-	bufPool.Put(bp)
+	n, err := copyStream(conn, streamReader{st})
 	m.bytesOut.Add(int(n))
 	down = n
 	if err == nil {
