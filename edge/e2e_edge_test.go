@@ -148,7 +148,14 @@ func TestMetricsAndHealth(t *testing.T) {
 	w.startAgent(w.token, 1, w.httpTunnel("m"))
 	mustGet(t, w.client(false), w.url("http", "m", "/hello"))
 	admin := "http://" + w.e.AdminAddr.String()
+	// The request is counted when the exchange retires, which may be just
+	// after the client has read the whole response: poll for it.
+	counted := `wsgrok_edge_requests_total{ingress="http",class="2xx"}`
 	resp, body := mustGet(t, http.DefaultClient, admin+"/metrics")
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(body, counted) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond) // no signal to wait on from outside the edge: /metrics is the interface
+		resp, body = mustGet(t, http.DefaultClient, admin+"/metrics")
+	}
 	for _, want := range []string{`wsgrok_edge_requests_total{ingress="http",class="2xx"}`, "wsgrok_edge_agent_sessions 1", "wsgrok_edge_tunnels 1",
 		"wsgrok_edge_streams", "wsgrok_edge_agent_rtt_seconds_max", "wsgrok_edge_public_bytes_out_total"} {
 		if !strings.Contains(body, want) {
