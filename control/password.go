@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -72,9 +74,28 @@ func checkPassword(hash, pass string) (bool, error) {
 
 func argonKey(pass, salt []byte, t, m uint32, p uint8, n uint32) []byte {
 	hashSlots <- struct{}{}
-	defer func() { <-hashSlots }()
-	return argon2.IDKey(pass, salt, t, m, p, n)
+	key := argon2.IDKey(pass, salt, t, m, p, n)
+	<-hashSlots
+	giveBackArgonMemory()
+	return key
 }
+
+// giveBackArgonMemory returns the memory of finished hashes to the
+// system. Each hash borrows argonMemory (19 MiB) for a few milliseconds;
+// left to the runtime's background scavenger, a process that hashed once
+// (an edge with the embedded control service, at start or after a login)
+// would keep it resident for minutes. Logins are rare and rate-limited,
+// so the forced collection costs little.
+func giveBackArgonMemory() {
+	if len(hashSlots) == 0 && freeing.CompareAndSwap(false, true) {
+		go func() {
+			defer freeing.Store(false)
+			debug.FreeOSMemory()
+		}()
+	}
+}
+
+var freeing atomic.Bool
 
 // dummyHash is checked against when no account matches a login, so that
 // the answer takes as long as for a wrong password.
