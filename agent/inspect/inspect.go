@@ -25,7 +25,7 @@ import (
 const (
 	DefaultMaxRequests  = 500
 	DefaultMaxBody      = 1 << 20
-	DefaultMaxTotalBody = 32 << 20
+	DefaultMaxTotalBody = 8 << 20
 )
 
 // Config configures an Inspector.
@@ -36,7 +36,8 @@ type Config struct {
 	// MaxTotalBody bounds the body bytes kept across all exchanges
 	// (MaxRequests × 2 × MaxBody would be 1 GiB by default): past it, the
 	// oldest exchanges' bodies are dropped first, marked as truncated, their
-	// sizes kept. Default 32 MiB.
+	// sizes kept. Default 8 MiB: hundreds of webhook payloads, a few large
+	// bodies, and an agent that stays small.
 	MaxTotalBody int64
 	// Agent replays requests; may be set later with SetAgent.
 	Agent *agent.Agent
@@ -375,8 +376,9 @@ type body struct {
 // drop forgets the data and captures no more; total stays.
 func (b *body) drop() {
 	if b.held != nil {
-		b.held.Add(-int64(len(b.data)))
+		b.held.Add(-int64(cap(b.data)))
 	}
+	putBodyBuf(b.data)
 	b.data, b.max = nil, 0
 }
 
@@ -390,16 +392,48 @@ func (b *body) write(p []byte) {
 		p = p[:room]
 	}
 	if need := len(b.data) + len(p); need > cap(b.data) {
-		// Grow by doubling, never past max: memory stays bounded.
-		c := max(2*cap(b.data), need, 512)
-		c = min(c, b.max)
-		nd := make([]byte, len(b.data), c)
-		copy(nd, b.data)
+		// Grow to the next size class, never past max: memory stays
+		// bounded, and the classes are recycled (a 1 MiB response would
+		// otherwise allocate 2 MiB on its way there, at every request).
+		nd := getBodyBuf(need, b.max)
+		nd = append(nd, b.data...)
+		if b.held != nil {
+			b.held.Add(int64(cap(nd) - cap(b.data)))
+		}
+		putBodyBuf(b.data)
 		b.data = nd
 	}
 	b.data = append(b.data, p...)
-	if b.held != nil {
-		b.held.Add(int64(len(p)))
+}
+
+// bodyClasses are the capacities captured bodies grow through; each has a
+// pool, fed by dropped and evicted bodies.
+var bodyClasses = [...]int{4 << 10, 32 << 10, 256 << 10, 1 << 20}
+
+var bodyPools [len(bodyClasses)]sync.Pool
+
+// getBodyBuf returns an empty buffer that holds at least need bytes (at
+// most limit, when limit is not a class).
+func getBodyBuf(need, limit int) []byte {
+	for k, c := range bodyClasses {
+		if c >= need && c <= limit {
+			if v, ok := bodyPools[k].Get().(*[]byte); ok {
+				return (*v)[:0]
+			}
+			return make([]byte, 0, c)
+		}
+	}
+	return make([]byte, 0, min(max(need, limit), limit))
+}
+
+func putBodyBuf(b []byte) {
+	for k, c := range bodyClasses {
+		if cap(b) == c {
+			p := new([]byte) // only here: b itself must not escape on every call
+			*p = b[:0]
+			bodyPools[k].Put(p)
+			return
+		}
 	}
 }
 
