@@ -3,6 +3,9 @@
 // API, for one or several edges (wsgrok-edge embeds the same service by
 // default). Flags may also be set as WSGROK_* environment variables, e.g.
 // WSGROK_DATA_DIR.
+//
+// `wsgrok-control release keygen` and `release sign` make the release key
+// and publish signed agent updates into --releases-dir (see release.go).
 package main
 
 import (
@@ -67,6 +70,9 @@ func parse(args []string) (options, error) {
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "release" {
+		return releaseCmd(args[1:], stdout)
+	}
 	o, err := parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
