@@ -49,6 +49,16 @@ type Config struct {
 	TLSKey         string   // its key
 	TrustedProxies []string // CIDRs allowed to send PROXY protocol v2 to the HTTP ingress
 
+	// ACME gets a certificate per name (the domain and each bound or
+	// reserved tunnel host) from an ACME CA on first use, proved with
+	// TLS-ALPN-01 on the HTTPS listener (the CA must reach it on port 443),
+	// cached in DataDir/acme; see NewACMECertSource. Excludes TLSCert and
+	// TLSKey; refused for the domain localhost.
+	ACME          bool
+	ACMEDirectory string // ACME directory URL. Default Let's Encrypt production.
+	ACMEEmail     string // contact address registered with the CA; optional
+	ACMECARoots   string // PEM roots for the ACME server's HTTPS (private CA, tests); empty: system roots
+
 	// Auth verifies agents' authtokens. Nil: the control service's keys
 	// when ControlURL is set, else a development key in DataDir.
 	Auth Authenticator
@@ -169,7 +179,11 @@ func New(cfg Config) (*Edge, error) {
 	}
 	e := &Edge{cfg: cfg, log: cfg.Logger}
 	var err error
-	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+	if cfg.ACME {
+		if e.certs, err = e.newACMECerts(); err != nil {
+			return nil, err
+		}
+	} else if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		if cfg.TLSCert == "" || cfg.TLSKey == "" {
 			return nil, errors.New("wsgrok: edge: give both --tls-cert and --tls-key, or neither to use the development CA")
 		}
@@ -274,6 +288,9 @@ func (e *Edge) Start() error {
 			TLSConfig: ServerTLSConfig(e.certs, "h2", "http/1.1"), ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelDebug)}
 		if err := http2.ConfigureServer(srv, &http2.Server{MaxConcurrentStreams: 250, IdleTimeout: cfg.IdleTimeout}); err != nil {
 			return err
+		}
+		if a, ok := e.certs.(*ACMECertSource); ok {
+			a.configureServer(srv) // TLS-ALPN-01 validations arrive here
 		}
 		e.serve(srv, tls.NewListener(ln, srv.TLSConfig))
 	}

@@ -56,6 +56,10 @@ func run(args []string, stdout io.Writer, sig <-chan os.Signal) error {
 	fs.StringVar(&cfg.DataDir, "data-dir", d.DataDir, "directory for keys and the development CA")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "certificate chain (PEM) for *.<domain>; empty: development CA")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "key (PEM) of --tls-cert")
+	fs.BoolVar(&cfg.ACME, "acme", false, "get certificates per name from an ACME CA (TLS-ALPN-01 on the HTTPS listener, which the CA must reach on port 443), accepting its terms of service; cached in <data-dir>/acme")
+	fs.StringVar(&cfg.ACMEDirectory, "acme-directory", "", "ACME directory URL (default Let's Encrypt production)")
+	fs.StringVar(&cfg.ACMEEmail, "acme-email", "", "contact email registered with the ACME CA")
+	fs.StringVar(&cfg.ACMECARoots, "acme-ca-roots", "", "PEM file of roots to trust for the ACME server (private ACME CAs); empty: system roots")
 	trusted := fs.String("trusted-proxies", "", "comma-separated CIDRs allowed to send PROXY protocol v2")
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", d.MaxHeaderBytes, "request head size limit")
 	fs.DurationVar(&cfg.HeaderTimeout, "header-timeout", d.HeaderTimeout, "time a client has to send a request head")
@@ -83,7 +87,7 @@ func run(args []string, stdout io.Writer, sig <-chan os.Signal) error {
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 
-	dev := cfg.TLSCert == "" // the development CA: a developer's machine
+	dev := cfg.TLSCert == "" && !cfg.ACME // the development CA: a developer's machine
 	var ctl *embedded
 	if cfg.ControlURL == "" && *controlAddr != "off" {
 		var err error
