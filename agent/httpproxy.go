@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -167,8 +168,13 @@ func (a *Agent) serveHTTP(t *Tunnel, st *proto.Stream) {
 		f = wire.AppendHTTPHeader(f, http.Header(h))
 		return st.WriteHeaders(f, false)
 	}}
-	req = req.WithContext(httptrace.WithClientTrace(ctx, trace))
-	resp, err := a.upstream.RoundTrip(req)
+	var resp *http.Response
+	if pool := a.upstreamPool(req); pool != nil {
+		resp, err = pool.roundTrip(ctx, req, trace.Got1xxResponse, a.cfg.UpstreamTimeout)
+	} else {
+		req = req.WithContext(httptrace.WithClientTrace(ctx, trace))
+		resp, err = a.upstream.RoundTrip(req)
+	}
 	if err != nil {
 		ev.Err = err
 		st.Reset(upstreamCode(err))
@@ -333,4 +339,325 @@ func splice(c io.ReadWriteCloser, st *proto.Stream) (up, down int64) {
 	c.Close()
 	st.Close()
 	return up, down
+}
+
+// --- the agent's own HTTP/1.1 client, for plain-http local services ---
+//
+// net/http's Transport runs a reader and a writer goroutine per upstream
+// connection and hands every request and response head between them and
+// the caller: two thread hand-offs per exchange, on a path that already
+// crosses the session's reader and writer. For a plain-http local service
+// the exchange's own goroutine writes the request and reads the response
+// here, on connections kept alive in upstreamPool. Anything else (TLS
+// upstreams, which may speak HTTP/2, protocol switches, Expect:
+// 100-continue, bodies of unknown length) still goes through Transport.
+
+// upstreamPools holds one keep-alive pool per Agent, keyed by its
+// Transport (an Agent has exactly one).
+var upstreamPools sync.Map // *http.Transport -> *upstreamPool
+
+// maxIdleUpstream bounds the idle connections kept per local service
+// (Transport's MaxIdleConnsPerHost above).
+const maxIdleUpstream = 256
+
+// upstreamIdleTimeout closes connections idle this long (Transport's
+// IdleConnTimeout above).
+const upstreamIdleTimeout = 90 * time.Second
+
+// inlineBody is the largest request body written by the exchange's
+// goroutine before it reads the response; larger ones are written by a
+// goroutine of their own, so that a local service that answers while it
+// reads (an echo) never deadlocks against us.
+const inlineBody = 16 << 10
+
+// upstreamPool returns the pool that serves req, or nil when req needs
+// net/http's Transport.
+func (a *Agent) upstreamPool(req *http.Request) *upstreamPool {
+	if req.URL.Scheme != "http" || req.ContentLength < 0 || len(req.TransferEncoding) > 0 || len(req.Trailer) > 0 ||
+		req.Header["Upgrade"] != nil || req.Header["Expect"] != nil {
+		return nil
+	}
+	if v, ok := upstreamPools.Load(a.upstream); ok {
+		return v.(*upstreamPool)
+	}
+	v, _ := upstreamPools.LoadOrStore(a.upstream, &upstreamPool{idle: map[string][]*upConn{}})
+	return v.(*upstreamPool)
+}
+
+// upstreamPool keeps idle connections to local services, newest last.
+// Safe for concurrent use.
+type upstreamPool struct {
+	mu    sync.Mutex
+	idle  map[string][]*upConn // by host:port
+	sweep *time.Timer          // armed while anything is idle
+}
+
+// upConn is one connection to a local service. It is owned by one
+// exchange at a time, or by the pool while idle.
+type upConn struct {
+	c      net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	host   string
+	reused bool
+	idleAt time.Time
+}
+
+var upDialer = &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+
+func (p *upstreamPool) get(ctx context.Context, host string) (*upConn, error) {
+	p.mu.Lock()
+	if l := p.idle[host]; len(l) > 0 {
+		uc := l[len(l)-1]
+		l[len(l)-1] = nil
+		p.idle[host] = l[:len(l)-1]
+		p.mu.Unlock()
+		uc.reused = true
+		return uc, nil
+	}
+	p.mu.Unlock()
+	c, err := upDialer.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return nil, err
+	}
+	return &upConn{c: c, br: bufio.NewReaderSize(c, 32<<10), bw: bufio.NewWriterSize(c, 4<<10), host: host}, nil
+}
+
+func (p *upstreamPool) put(uc *upConn) {
+	uc.idleAt = time.Now()
+	p.mu.Lock()
+	l := p.idle[uc.host]
+	if len(l) >= maxIdleUpstream {
+		p.mu.Unlock()
+		uc.c.Close()
+		return
+	}
+	p.idle[uc.host] = append(l, uc)
+	if p.sweep == nil {
+		p.sweep = time.AfterFunc(upstreamIdleTimeout/3, p.sweepIdle)
+	}
+	p.mu.Unlock()
+}
+
+// sweepIdle closes connections idle past the timeout; it re-arms itself
+// while any connection is idle.
+func (p *upstreamPool) sweepIdle() {
+	cutoff := time.Now().Add(-upstreamIdleTimeout)
+	var victims []*upConn
+	p.mu.Lock()
+	left := 0
+	for host, l := range p.idle {
+		k := 0
+		for k < len(l) && l[k].idleAt.Before(cutoff) { // oldest first
+			k++
+		}
+		victims = append(victims, l[:k]...)
+		l = append(l[:0], l[k:]...)
+		if len(l) == 0 {
+			delete(p.idle, host)
+		} else {
+			p.idle[host] = l
+		}
+		left += len(l)
+	}
+	if left > 0 {
+		p.sweep.Reset(upstreamIdleTimeout / 3)
+	} else {
+		p.sweep = nil
+	}
+	p.mu.Unlock()
+	for _, uc := range victims {
+		uc.c.Close()
+	}
+}
+
+// roundTrip sends req to the local service and reads its response head;
+// the body streams from the returned Response, whose Close gives the
+// connection back to the pool when the exchange ended cleanly. got1xx
+// hears interim responses. A request without a body that fails on a
+// reused connection before any answer (the service closed it while idle)
+// is tried once more on a new one, as Transport does.
+func (p *upstreamPool) roundTrip(ctx context.Context, req *http.Request, got1xx func(int, textproto.MIMEHeader) error, headTO time.Duration) (*http.Response, error) {
+	noBody := req.Body == nil || req.Body == http.NoBody
+	for attempt := 0; ; attempt++ {
+		uc, err := p.get(ctx, req.URL.Host)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := uc.exchange(ctx, p, req, got1xx, headTO)
+		if err == nil {
+			return resp, nil
+		}
+		uc.c.Close()
+		if attempt == 0 && uc.reused && noBody && ctx.Err() == nil && staleConn(err) {
+			continue
+		}
+		return nil, err
+	}
+}
+
+// staleConn reports an error that a connection closed by the peer while
+// idle gives on its next use.
+func staleConn(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// aLongTimeAgo is a deadline in the past: it fails pending I/O at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+func (uc *upConn) exchange(ctx context.Context, p *upstreamPool, req *http.Request, got1xx func(int, textproto.MIMEHeader) error, headTO time.Duration) (*http.Response, error) {
+	c := uc.c
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })
+	hasBody := req.Body != nil && req.Body != http.NoBody && req.ContentLength > 0
+	writeRequestHead(uc.bw, req)
+	var bodyErr chan error
+	var err error
+	switch {
+	case !hasBody:
+		err = uc.bw.Flush()
+	case req.ContentLength <= inlineBody:
+		err = copyBody(uc.bw, req.Body, req.ContentLength)
+		if err == nil {
+			err = uc.bw.Flush()
+		}
+	default:
+		if err = uc.bw.Flush(); err == nil {
+			bodyErr = make(chan error, 1)
+			go upstreamBodyWriter(c, req.Body, req.ContentLength, bodyErr)
+		}
+	}
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	if headTO > 0 {
+		c.SetReadDeadline(time.Now().Add(headTO))
+	}
+	var resp *http.Response
+	for interim := 0; ; interim++ {
+		resp, err = http.ReadResponse(uc.br, req)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		if resp.StatusCode >= 200 {
+			break
+		}
+		if resp.StatusCode == http.StatusSwitchingProtocols || interim >= 5 {
+			stop()
+			return nil, errors.New("wsgrok: local service sent an unexpected " + resp.Status)
+		}
+		if got1xx != nil {
+			if err := got1xx(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
+				stop()
+				return nil, err
+			}
+		}
+	}
+	if headTO > 0 {
+		c.SetReadDeadline(time.Time{})
+		if ctx.Err() != nil { // the cancel's deadline may have been undone just now
+			c.SetDeadline(aLongTimeAgo)
+		}
+	}
+	resp.Body = &upBody{rc: resp.Body, uc: uc, p: p, stop: stop, bodyErr: bodyErr,
+		reuse: !resp.Close, eof: resp.Body == http.NoBody}
+	return resp, nil
+}
+
+// writeRequestHead writes req's head as Transport would for it: Host,
+// the header map, and Content-Length.
+func writeRequestHead(bw *bufio.Writer, req *http.Request) {
+	bw.WriteString(req.Method)
+	bw.WriteByte(' ')
+	bw.WriteString(req.URL.RequestURI())
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	if req.Host != "" {
+		bw.WriteString(req.Host)
+	} else {
+		bw.WriteString(req.URL.Host)
+	}
+	bw.WriteString("\r\n")
+	for k, vs := range req.Header {
+		for _, v := range vs { // a nil list (User-Agent) writes nothing
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+	if req.ContentLength > 0 || req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
+		bw.WriteString("Content-Length: ")
+		var nb [20]byte
+		bw.Write(strconv.AppendInt(nb[:0], req.ContentLength, 10))
+		bw.WriteString("\r\n")
+	}
+	bw.WriteString("\r\n")
+}
+
+// copyBody copies exactly n octets of body to w.
+func copyBody(w io.Writer, body io.Reader, n int64) error {
+	m, err := copyStream(w, io.LimitReader(body, n))
+	if err == nil && m < n {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// upstreamBodyWriter writes a large request body while the exchange's
+// goroutine reads the response.
+func upstreamBodyWriter(c net.Conn, body io.Reader, n int64, done chan<- error) {
+	err := copyBody(c, body, n)
+	if err != nil {
+		c.SetDeadline(aLongTimeAgo) // the request is broken: so is the exchange
+	}
+	done <- err
+}
+
+// upBody is a response body from an upConn. Close returns the connection
+// to the pool when the response was read to its end, the request body
+// was written whole and the exchange was not cancelled; else it closes
+// the connection (rather than drain what is left).
+type upBody struct {
+	rc      io.ReadCloser
+	uc      *upConn
+	p       *upstreamPool
+	stop    func() bool
+	bodyErr chan error // nil when the request body was written inline
+	reuse   bool
+	eof     bool
+	closed  bool
+}
+
+func (b *upBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.eof = true
+	}
+	return n, err
+}
+
+func (b *upBody) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	ok := b.stop() && b.eof && b.reuse
+	if ok && b.bodyErr != nil {
+		select {
+		case err := <-b.bodyErr:
+			ok = err == nil
+		default:
+			ok = false // still writing: the service answered before it read all
+		}
+	}
+	if !ok {
+		b.uc.c.Close()
+	}
+	b.rc.Close()
+	if ok {
+		b.uc.reused = false
+		b.p.put(b.uc)
+	}
+	return nil
 }
