@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/wsgrok/wsgrok/proto"
 	"github.com/wsgrok/wsgrok/wire"
@@ -70,11 +71,15 @@ type hconn struct {
 	headSince atomic.Int64 // unix nanos an unfinished head began; 0 if none
 	idleSince atomic.Int64 // unix nanos the connection went idle; 0 if busy
 
-	mu      sync.Mutex // guards what session goroutines touch:
-	out     []byte     // response bytes for the loop to write
-	outBody int64      // body octets in out (for flow-control credit)
-	woken   bool
-	closed  bool
+	mu       sync.Mutex // guards what session goroutines touch:
+	out      []byte     // response bytes for the loop to write
+	outBody  int64      // body octets in out (for flow-control credit)
+	woken    bool
+	closed   bool
+	flushing bool     // the loop took out and is writing it
+	pending  bool     // gnet's outbound buffer held bytes when the loop last looked
+	iov      [][]byte // scratch for direct writes
+	chunkHdr [20]byte // scratch for a direct chunk's size line
 }
 
 // exchange is one request in flight on an hconn; it is the stream's
@@ -229,6 +234,7 @@ func (hc *hconn) run() gnet.Action {
 	hc.out, hc.outBody = hc.spare, 0
 	hc.spare = nil
 	hc.woken = false
+	hc.flushing = len(out) > 0
 	ex := hc.ex
 	var finished, abort bool
 	var failErr error
@@ -243,6 +249,12 @@ func (hc *hconn) run() gnet.Action {
 			ex.written += body
 		}
 	}
+	// Session goroutines may write to the socket themselves again once
+	// nothing of ours waits in front of their bytes.
+	pending := hc.c.OutboundBuffered() > 0
+	hc.mu.Lock()
+	hc.flushing, hc.pending = false, pending
+	hc.mu.Unlock()
 	if out != nil {
 		hc.spare = out[:0]
 	}
@@ -558,6 +570,7 @@ func (ex *exchange) OnHeaders(st *proto.Stream, fields []wire.HeaderField, end b
 			hc.out = append(hc.out, "\r\n"...)
 		}
 		ex.endLocked(end)
+		hc.wakeLocked()
 		return
 	}
 	resp, err := wire.ParseResponseHead(fields, false)
@@ -590,6 +603,16 @@ func (ex *exchange) OnHeaders(st *proto.Stream, fields []wire.HeaderField, end b
 	}
 	hc.out = appendH1ResponseHead(hc.outLocked(), resp.Status, resp.Header, ex.chunked, ex.closeConn)
 	ex.endLocked(end)
+	if !end && st.ReaderBuffered() >= wire.HeaderLen {
+		// More frames are here already, most likely this response's
+		// body: the head goes out with it (OnData), or with the loop.
+		hc.wakeLocked()
+		return
+	}
+	if !end && hc.directLocked() {
+		hc.writeDirectLocked(ex, nil, false) // a head carries no credit
+		return
+	}
 	hc.wakeLocked()
 }
 
@@ -625,6 +648,17 @@ func (ex *exchange) OnData(st *proto.Stream, p []byte, end bool) {
 		if !ex.gotHead && len(p) > 0 {
 			st.Reset(wire.ErrCodeProtocol)
 		}
+		return
+	}
+	if len(p) > 0 && !ex.abort && (ex.declared < 0 || ex.sent+int64(len(p)) <= ex.declared) && hc.directLocked() {
+		ex.sent += int64(len(p))
+		credit := hc.writeDirectLocked(ex, p, end && ex.chunked)
+		ex.endLocked(end)
+		if end || len(hc.out) > 0 {
+			hc.wakeLocked() // to retire the exchange, or to write the rest
+		}
+		hc.mu.Unlock()
+		st.Consumed(int(credit))
 		return
 	}
 	if len(p) > 0 {
@@ -675,6 +709,109 @@ func (ex *exchange) OnReset(st *proto.Stream, err error) {
 		ex.failErr = err
 	}
 	hc.wakeLocked()
+}
+
+// directLocked reports whether a session goroutine may write to the
+// socket itself: the connection is open and no bytes of the loop's wait
+// in front (out is written first, in the same call). Writing from the
+// session's reader spares a wake-up of the loop and a copy for every
+// frame; the loop is still woken for what the socket does not take.
+func (hc *hconn) directLocked() bool {
+	// OnClose sets closed before gnet closes the descriptor, so under
+	// mu an open hconn's Fd is its own.
+	return !hc.closed && !hc.flushing && !hc.pending
+}
+
+// writeDirectLocked writes out, then p (framed as a chunk when the
+// response is chunked) and the last chunk when lastChunk is set, straight
+// to the socket without blocking. What the socket does not take goes to
+// out for the loop, and the loop is woken. It returns the body octets
+// that left the process, whose credit the caller returns (after
+// unlocking mu).
+func (hc *hconn) writeDirectLocked(ex *exchange, p []byte, lastChunk bool) int64 {
+	iov := hc.iov[:0]
+	if len(hc.out) > 0 {
+		iov = append(iov, hc.out)
+	}
+	if len(p) > 0 {
+		if ex.chunked {
+			sz := strconv.AppendInt(hc.chunkHdr[:0], int64(len(p)), 16)
+			sz = append(sz, "\r\n"...)
+			iov = append(iov, sz, p, crlf)
+		} else {
+			iov = append(iov, p)
+		}
+	}
+	if lastChunk {
+		iov = append(iov, lastChunkBytes)
+	}
+	total := 0
+	for _, b := range iov {
+		total += len(b)
+	}
+	body := hc.outBody + int64(len(p))
+	n := 0
+	if total > 0 {
+		n = writeFd(hc.c.Fd(), iov)
+		hc.in.m.bytesOut.Add(n)
+	}
+	if n == total {
+		if hc.out != nil {
+			hc.out = hc.out[:0]
+		}
+		hc.outBody = 0
+		clear(iov)
+		hc.iov = iov[:0]
+		return body
+	}
+	// The socket is full: the rest waits for the loop, and its credit with
+	// it. Framing octets in the rest make the credit returned now an
+	// underestimate, never more than what left.
+	rest := getOut()
+	skip := n
+	for _, b := range iov {
+		if skip >= len(b) {
+			skip -= len(b)
+			continue
+		}
+		rest = append(rest, b[skip:]...)
+		skip = 0
+	}
+	putOut(hc.out)
+	hc.out = rest
+	credited := max(0, body-int64(len(rest)))
+	hc.outBody = body - credited
+	clear(iov)
+	hc.iov = iov[:0]
+	hc.wakeLocked()
+	return credited
+}
+
+var (
+	crlf           = []byte("\r\n")
+	lastChunkBytes = []byte("0\r\n\r\n")
+)
+
+// writeFd writes iov to a non-blocking socket and returns how much it
+// took; 0 when it would block or failed (the loop's own write then
+// meets the error and closes the connection).
+func writeFd(fd int, iov [][]byte) int {
+	for {
+		var n int
+		var err error
+		if len(iov) == 1 {
+			n, err = unix.Write(fd, iov[0])
+		} else {
+			n, err = unix.Writev(fd, iov)
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n < 0 {
+			return 0
+		}
+		return n
+	}
 }
 
 // outLocked returns the buffer to append response bytes to.
