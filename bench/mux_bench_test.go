@@ -51,11 +51,13 @@ func benchBulk1(b *testing.B, m muxImpl, tr transport) {
 	}
 	b.SetBytes(chunkSize)
 	b.ReportAllocs()
+	cost := startCost()
 	for b.Loop() {
 		if err := s.step(); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cost.report(b)
 	if err := s.finish(); err != nil {
 		b.Fatal(err)
 	}
@@ -77,8 +79,10 @@ func benchParallel64(b *testing.B, m muxImpl, tr transport) {
 	b.SetBytes(chunkSize)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cost := startCost()
 	runParallel(b, senders, b.N)
 	b.StopTimer()
+	cost.report(b)
 }
 
 // benchRTT: one stream; each op is a 64-octet message sent by the client,
@@ -94,11 +98,13 @@ func benchRTT(b *testing.B, m muxImpl, tr transport) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	cost := startCost()
 	for b.Loop() {
 		if err := e.step(); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cost.report(b)
 	if err := e.finish(); err != nil {
 		b.Fatal(err)
 	}
