@@ -1,6 +1,7 @@
 package proto
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -326,6 +327,10 @@ func (w *writer) shutdown(final func([]byte) []byte) {
 	wakeAll(blocked)
 }
 
+// coalesceBelow is the batch size under which the writer yields once
+// before writing, to gather more small frames into the same write.
+const coalesceBelow = 4 << 10
+
 // spareLimit is the capacity past which a write buffer is released once
 // the session has gone quiet, so that a burst does not pin memory for the
 // session's life. Under load the buffer is always kept: regrowing it costs
@@ -338,6 +343,15 @@ func (s *Session) writeLoop() {
 	var blocked []*Stream // this goroutine's scratch for wakeups
 	for range w.signal {
 		w.mu.Lock()
+		if len(w.buf) < coalesceBelow && !w.closing {
+			// Only small frames so far (window updates, PING answers, a
+			// short message): let the goroutines that are ready to run,
+			// such as stream readers returning credit, add theirs first,
+			// so that they share one write and wake the peer once.
+			w.mu.Unlock()
+			runtime.Gosched()
+			w.mu.Lock()
+		}
 		buf := w.buf
 		w.buf = w.spare[:0]
 		w.spare = nil
