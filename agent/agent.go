@@ -107,6 +107,7 @@ type Agent struct {
 	tlsConf  *tls.Config
 	instance string
 	upstream *http.Transport
+	h1       *upstreamPool // plain-http local services, without Transport's goroutines (httpproxy.go)
 
 	mu       sync.Mutex
 	names    map[*Tunnel]string // name the edge gave each tunnel, to reclaim
@@ -179,6 +180,7 @@ func New(cfg Config) (*Agent, error) {
 		fatal: make(chan error, 1),
 	}
 	a.upstream = newUpstreamTransport(cfg)
+	a.h1 = newUpstreamPool()
 	return a, nil
 }
 
@@ -225,6 +227,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	a.upstream.CloseIdleConnections()
+	a.h1.closeIdle()
 	return err
 }
 

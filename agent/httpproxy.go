@@ -352,10 +352,6 @@ func splice(c io.ReadWriteCloser, st *proto.Stream) (up, down int64) {
 // upstreams, which may speak HTTP/2, protocol switches, Expect:
 // 100-continue, bodies of unknown length) still goes through Transport.
 
-// upstreamPools holds one keep-alive pool per Agent, keyed by its
-// Transport (an Agent has exactly one).
-var upstreamPools sync.Map // *http.Transport -> *upstreamPool
-
 // maxIdleUpstream bounds the idle connections kept per local service
 // (Transport's MaxIdleConnsPerHost above).
 const maxIdleUpstream = 256
@@ -377,19 +373,35 @@ func (a *Agent) upstreamPool(req *http.Request) *upstreamPool {
 		req.Header["Upgrade"] != nil || req.Header["Expect"] != nil {
 		return nil
 	}
-	if v, ok := upstreamPools.Load(a.upstream); ok {
-		return v.(*upstreamPool)
+	return a.h1
+}
+
+func newUpstreamPool() *upstreamPool { return &upstreamPool{idle: map[string][]*upConn{}} }
+
+// closeIdle closes every idle connection (the agent is stopping).
+func (p *upstreamPool) closeIdle() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle, p.closed = map[string][]*upConn{}, true
+	if p.sweep != nil {
+		p.sweep.Stop()
+		p.sweep = nil
 	}
-	v, _ := upstreamPools.LoadOrStore(a.upstream, &upstreamPool{idle: map[string][]*upConn{}})
-	return v.(*upstreamPool)
+	p.mu.Unlock()
+	for _, l := range idle {
+		for _, uc := range l {
+			uc.c.Close()
+		}
+	}
 }
 
 // upstreamPool keeps idle connections to local services, newest last.
 // Safe for concurrent use.
 type upstreamPool struct {
-	mu    sync.Mutex
-	idle  map[string][]*upConn // by host:port
-	sweep *time.Timer          // armed while anything is idle
+	mu     sync.Mutex
+	idle   map[string][]*upConn // by host:port
+	sweep  *time.Timer          // armed while anything is idle
+	closed bool                 // the agent stopped: nothing more is kept
 }
 
 // upConn is one connection to a local service. It is owned by one
@@ -427,7 +439,7 @@ func (p *upstreamPool) put(uc *upConn) {
 	uc.idleAt = time.Now()
 	p.mu.Lock()
 	l := p.idle[uc.host]
-	if len(l) >= maxIdleUpstream {
+	if len(l) >= maxIdleUpstream || p.closed {
 		p.mu.Unlock()
 		uc.c.Close()
 		return
