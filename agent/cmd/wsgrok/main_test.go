@@ -11,9 +11,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/peterbourgon/ff/v3"
 
+	"github.com/wsgrok/wsgrok/edge"
 	"github.com/wsgrok/wsgrok/wire"
 )
 
@@ -312,4 +314,30 @@ func TestVersionAndHelp(t *testing.T) {
 	if code := run(ctx, []string{"config"}, &syncBuffer{}, &syncBuffer{}); code != 2 {
 		t.Errorf("config alone: exit %d", code)
 	}
+}
+
+// startEdge runs a real edge on loopback with its development CA and key in
+// dir, and returns it with an authtoken of the account alice.
+func startEdge(t *testing.T, dir string) (*edge.Edge, string) {
+	t.Helper()
+	e, err := edge.New(edge.Config{
+		HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", AgentAddr: "127.0.0.1:0", AdminAddr: "off",
+		TCPPortMin: -1, DataDir: dir,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		e.Shutdown(ctx)
+	})
+	token, err := e.MintDevToken("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, token
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/wsgrok/wsgrok/edge"
 )
 
 // TestScreenTmux drives the real wsgrok binary in a real terminal (tmux):
@@ -35,25 +32,7 @@ func TestScreenTmux(t *testing.T) {
 	}
 	isolate(t)
 
-	e, err := edge.New(edge.Config{
-		HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", AgentAddr: "127.0.0.1:0", AdminAddr: "off",
-		TCPPortMin: -1, DataDir: dir,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		e.Shutdown(ctx)
-	})
-	token, err := e.MintDevToken("alice")
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, token := startEdge(t, dir)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/wsgrok/wsgrok/edge"
 )
 
 // TestStartAll runs `wsgrok start --all` against a real edge on loopback:
@@ -18,25 +16,7 @@ import (
 func TestStartAll(t *testing.T) {
 	isolate(t)
 	dir := t.TempDir()
-	e, err := edge.New(edge.Config{
-		HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", AgentAddr: "127.0.0.1:0", AdminAddr: "off",
-		TCPPortMin: -1, DataDir: dir,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		e.Shutdown(ctx)
-	})
-	token, err := e.MintDevToken("alice")
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, token := startEdge(t, dir)
 	ln, err := net.Listen("tcp", "127.0.0.1:0") // a local service that is never called
 	if err != nil {
 		t.Fatal(err)
