@@ -171,6 +171,11 @@ func (st *Stream) markDone(bit uint32) {
 
 func (st *Stream) receiveData(p []byte, end bool) error {
 	n := int64(len(p))
+	if end {
+		// Accounted closed before Read can see EOF, so that a caller that
+		// read to the end finds the stream gone from the session.
+		st.markDone(stRecvEnd)
+	}
 	st.mu.Lock()
 	if st.recvEnd {
 		st.mu.Unlock()
@@ -190,22 +195,19 @@ func (st *Stream) receiveData(p []byte, end bool) error {
 	}
 	if st.recv != nil {
 		st.mu.Unlock()
-		if end {
-			st.markDone(stRecvEnd) // accounted closed before the receiver hears of it
-		}
 		st.recv.OnData(st, p, end)
 		return nil
 	}
 	st.rbuf.write(p)
 	st.notifyReader()
 	st.mu.Unlock()
-	if end {
-		st.markDone(stRecvEnd)
-	}
 	return nil
 }
 
 func (st *Stream) receiveHeaders(fields []wire.HeaderField, end bool) error {
+	if end {
+		st.markDone(stRecvEnd) // as in receiveData
+	}
 	st.mu.Lock()
 	if st.recvEnd {
 		st.mu.Unlock()
@@ -218,18 +220,12 @@ func (st *Stream) receiveHeaders(fields []wire.HeaderField, end bool) error {
 	}
 	if st.recv != nil {
 		st.mu.Unlock()
-		if end {
-			st.markDone(stRecvEnd)
-		}
 		st.recv.OnHeaders(st, fields, end)
 		return nil
 	}
 	st.heads = append(st.heads, slices.Clone(fields))
 	st.notifyReader()
 	st.mu.Unlock()
-	if end {
-		st.markDone(stRecvEnd)
-	}
 	return nil
 }
 
