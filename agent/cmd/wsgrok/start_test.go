@@ -50,8 +50,11 @@ tunnels:
 	go func() { done <- run(ctx, []string{"start", "--all", "--config", path}, &out, &errw) }()
 
 	deadline := time.Now().Add(15 * time.Second)
+	printed := func(name string) bool { return strings.Contains(out.String(), "Forwarding  "+name+"  http") }
+	// Both tunnels bound and both printed: the edge may register a name
+	// before its agent has printed its lines.
 	for e.Registry().Lookup("cfg-web.localhost") == nil || e.Registry().Lookup("cfg-api.localhost") == nil ||
-		strings.Count(out.String(), "Forwarding") < 2 {
+		!printed("web") || !printed("api") {
 		select {
 		case code := <-done:
 			t.Fatalf("exit %d before binding; stdout %q stderr %q", code, out.String(), errw.String())
@@ -61,10 +64,8 @@ tunnels:
 			t.Fatalf("not both bound in 15s; stdout %q stderr %q", out.String(), errw.String())
 		}
 	}
-	for _, name := range []string{"web", "api"} {
-		if !strings.Contains(out.String(), "Forwarding  "+name+"  http") {
-			t.Errorf("no Forwarding line naming %s: %q", name, out.String())
-		}
+	if n := strings.Count(out.String(), "Forwarding"); n != 4 {
+		t.Errorf("%d Forwarding lines, want 4 (two tunnels, two URLs each): %q", n, out.String())
 	}
 
 	cancel()
