@@ -256,7 +256,7 @@ func (a *Agent) keepSession(ctx context.Context, slot int) {
 					err = s.Err()
 					var pe *proto.PeerError
 					if errors.As(err, &pe) && (pe.Code == wire.ErrCodeRevoked || pe.Code == wire.ErrCodeUnauthorized) {
-						err = fmt.Errorf("%w: %s", ErrAuth, pe.Message)
+						err = &refusal{kind: ErrAuth, peer: pe}
 					}
 				case <-ctx.Done():
 					s.Close()
@@ -327,7 +327,7 @@ func (a *Agent) connect(ctx context.Context, slot int) (*proto.Session, error) {
 	if err != nil {
 		var cv *tls.CertificateVerificationError
 		if errors.As(err, &cv) {
-			return nil, fmt.Errorf("wsgrok: the edge's certificate is not trusted (%v): pass --ca with the edge's CA file", cv.Err)
+			return nil, fmt.Errorf("wsgrok: the edge's certificate is not trusted (%v): pass --ca with the edge's CA file%w", cv.Err, quiet{cv})
 		}
 		return nil, fmt.Errorf("wsgrok: edge %s unreachable: %w", a.cfg.Edge, err)
 	}
@@ -344,7 +344,7 @@ func (a *Agent) connect(ctx context.Context, slot int) (*proto.Session, error) {
 	if err != nil {
 		var pe *proto.PeerError
 		if errors.As(err, &pe) && (pe.Code == wire.ErrCodeUnauthorized || pe.Code == wire.ErrCodeRevoked) {
-			return nil, fmt.Errorf("%w: %s", ErrAuth, pe.Message)
+			return nil, &refusal{kind: ErrAuth, peer: pe}
 		}
 		return nil, fmt.Errorf("wsgrok: handshake with %s failed: %w", a.cfg.Edge, err)
 	}
@@ -389,7 +389,7 @@ func (a *Agent) bindAll(ctx context.Context, s *proto.Session) error {
 		if err != nil {
 			var pe *proto.PeerError
 			if errors.As(err, &pe) {
-				return fmt.Errorf("%w: %s", ErrBind, pe.Message)
+				return &refusal{kind: ErrBind, peer: pe}
 			}
 			return err
 		}

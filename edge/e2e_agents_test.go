@@ -259,7 +259,7 @@ func TestBadTokenRefused(t *testing.T) {
 			t.Fatalf("token %q: exit %d: %s", tok, code, p.out.String())
 		}
 		out := p.out.String()
-		if !strings.Contains(out, "authtoken") || strings.Count(strings.TrimSpace(out), "\n") > 0 {
+		if !strings.Contains(out, "authtoken") || !strings.Contains(out, "(ERR_WSGROK_") || strings.Count(strings.TrimSpace(out), "\n") > 0 {
 			t.Fatalf("token %q: want one clear line about the authtoken, got %q", tok, out)
 		}
 	}
@@ -276,7 +276,7 @@ func TestNameHeldByAnotherAccount(t *testing.T) {
 	if code := p.waitExit(t, 10*time.Second); code != 1 {
 		t.Fatalf("exit %d: %s", code, p.out.String())
 	}
-	if !strings.Contains(p.out.String(), "held by another account") {
+	if !strings.Contains(p.out.String(), "held by another account") || !strings.Contains(p.out.String(), "(ERR_WSGROK_BIND_NAME_TAKEN)") {
 		t.Fatalf("output %q", p.out.String())
 	}
 	// Alice's tunnel is undisturbed.

@@ -84,7 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wsgrok: %s\n", ue)
 		return 2
 	}
-	fmt.Fprintf(stderr, "wsgrok: %s\n", message(err))
+	fmt.Fprintf(stderr, "wsgrok: %s\n", withCode(err))
 	return 1
 }
 
@@ -115,6 +115,20 @@ func flagError(err error) bool {
 // which the lines printed here already do.
 func message(err error) string {
 	return strings.TrimPrefix(err.Error(), "wsgrok: ")
+}
+
+var errNoAuthtoken = errors.New("no authtoken: run `wsgrok config add-authtoken <token>` with a token from the dashboard, or pass --authtoken")
+
+// withCode is message(err) with the agent's stable code after it, as in
+// "... retrying in 2s (ERR_WSGROK_EDGE_UNREACHABLE)", when it has one.
+func withCode(err error) string {
+	if errors.Is(err, errNoAuthtoken) {
+		return message(err) + " (ERR_WSGROK_NO_AUTHTOKEN)"
+	}
+	if c := agent.Code(err); c != "ERR_WSGROK_OTHER" {
+		return message(err) + " (" + c + ")"
+	}
+	return message(err)
 }
 
 // permute lets flags follow positional arguments, as in

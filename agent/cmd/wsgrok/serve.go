@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/wsgrok/wsgrok/agent"
@@ -27,7 +28,7 @@ type namedTunnel struct {
 // sessions, until ctx ends or the edge refuses for good.
 func serve(ctx context.Context, c *common, tunnels []namedTunnel, stdout, stderr io.Writer) error {
 	if c.authtoken == "" {
-		return errors.New("no authtoken: run `wsgrok config add-authtoken <token>` with a token from the dashboard, or pass --authtoken")
+		return errNoAuthtoken
 	}
 	if err := c.check(); err != nil {
 		return err
@@ -150,7 +151,7 @@ func (p *printer) Status(state string, err error) {
 	case state == "online" && p.lastStatus == "reconnecting":
 		fmt.Fprintln(p.errw, "wsgrok: reconnected")
 	case state == "reconnecting" && p.ctx.Err() == nil:
-		fmt.Fprintf(p.errw, "wsgrok: %s\n", message(err))
+		fmt.Fprintf(p.errw, "wsgrok: %s\n", withCode(err))
 	}
 	p.lastStatus = state
 }
@@ -161,7 +162,7 @@ func (p *printer) Request(r agent.RequestEvent) {
 	if r.Err == nil || r.Status != 0 {
 		return
 	}
-	if !strings.Contains(r.Err.Error(), "connection refused") {
+	if !errors.Is(r.Err, syscall.ECONNREFUSED) && !strings.Contains(r.Err.Error(), "connection refused") {
 		return
 	}
 	p.mu.Lock()
@@ -170,5 +171,5 @@ func (p *printer) Request(r agent.RequestEvent) {
 		return
 	}
 	p.lastRefused = time.Now()
-	fmt.Fprintf(p.errw, "wsgrok: local service %s refused the connection: start it, or check the address given to wsgrok\n", r.Tunnel.Upstream)
+	fmt.Fprintf(p.errw, "wsgrok: local service %s refused the connection: start it, or check the address given to wsgrok (ERR_WSGROK_LOCAL_REFUSED)\n", r.Tunnel.Upstream)
 }
