@@ -27,6 +27,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/wsgrok/wsgrok/agent"
+	"github.com/wsgrok/wsgrok/agent/flagorder"
 )
 
 func main() {
@@ -148,37 +149,5 @@ func permute(args []string, sets map[string]*flag.FlagSet) []string {
 	if fs == nil {
 		return args
 	}
-	var flags, pos []string
-	rest := args[n:]
-	for i := 0; i < len(rest); i++ {
-		a := rest[i]
-		if a == "--" {
-			pos = append(pos, rest[i+1:]...)
-			break
-		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			pos = append(pos, a)
-			continue
-		}
-		flags = append(flags, a)
-		name := strings.TrimLeft(a, "-")
-		if strings.Contains(name, "=") {
-			continue
-		}
-		if f := fs.Lookup(name); f != nil && !isBool(f) && i+1 < len(rest) {
-			i++
-			flags = append(flags, rest[i])
-		}
-	}
-	out := append(append([]string{}, args[:n]...), flags...)
-	if len(pos) > 0 {
-		out = append(out, "--")
-		out = append(out, pos...)
-	}
-	return out
-}
-
-func isBool(f *flag.Flag) bool {
-	b, ok := f.Value.(interface{ IsBoolFlag() bool })
-	return ok && b.IsBoolFlag()
+	return append(append([]string{}, args[:n]...), flagorder.FlagsFirst(fs, args[n:])...)
 }

@@ -38,6 +38,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wsgrok/wsgrok/agent/flagorder"
 	"github.com/wsgrok/wsgrok/bench/harness"
 )
 
@@ -112,7 +113,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	jsonOut := fs.String("json", "", "write the results as JSON to this `file`")
 	svgOut := fs.String("svg", "", "write a latency and throughput plot to this SVG `file`")
 	quiet := fs.Bool("q", false, "no progress line")
-	if err := fs.Parse(flagsFirst(fs, args)); err != nil {
+	if err := fs.Parse(flagorder.FlagsFirst(fs, args)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -172,36 +173,6 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
-}
-
-// flagsFirst moves flags in front of the URLs, so that both
-// `wsgrok-bench -c 8 URL` and `wsgrok-bench URL -c 8` work (package flag
-// stops at the first argument that is not a flag).
-func flagsFirst(fs *flag.FlagSet, args []string) []string {
-	var flags, pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			pos = append(pos, args[i+1:]...)
-			break
-		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			pos = append(pos, a)
-			continue
-		}
-		flags = append(flags, a)
-		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if f := fs.Lookup(name); f != nil && !hasValue && !isBoolFlag(f) && i+1 < len(args) {
-			i++
-			flags = append(flags, args[i])
-		}
-	}
-	return append(append(flags, "--"), pos...)
-}
-
-func isBoolFlag(f *flag.Flag) bool {
-	b, ok := f.Value.(interface{ IsBoolFlag() bool })
-	return ok && b.IsBoolFlag()
 }
 
 // chartOf plots the URLs of one invocation as the contenders of one panel;

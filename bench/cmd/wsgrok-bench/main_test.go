@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -27,17 +25,6 @@ func TestParseSize(t *testing.T) {
 		if _, err := parseSize(in); err == nil {
 			t.Errorf("parseSize(%q) accepted", in)
 		}
-	}
-}
-
-func TestFlagsFirst(t *testing.T) {
-	fs := flag.NewFlagSet("x", flag.ContinueOnError)
-	fs.Int("c", 1, "")
-	fs.Bool("h2", false, "")
-	got := flagsFirst(fs, []string{"http://a", "-c", "8", "-h2", "http://b", "--c=2", "--", "-weird"})
-	want := []string{"-c", "8", "-h2", "--c=2", "--", "http://a", "http://b", "-weird"}
-	if !slices.Equal(got, want) {
-		t.Fatalf("flagsFirst = %q, want %q", got, want)
 	}
 }
 
