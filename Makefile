@@ -36,7 +36,7 @@ build:
 test: lint unit fuzz-short
 
 unit:
-	$(GO) test -race -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
 
 fuzz-short:
 	@./fuzz/run.sh $(FUZZTIME)
