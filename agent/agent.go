@@ -100,6 +100,10 @@ var (
 	ErrBind = errors.New("wsgrok: the edge refused a tunnel")
 )
 
+// ErrEdgeUntrusted means the edge's certificate did not verify; the agent
+// keeps retrying (the operator may be fixing it), and says so.
+var ErrEdgeUntrusted = errors.New("wsgrok: the edge's certificate is not trusted")
+
 // Agent keeps Pool sessions to the edge and serves the tunnels on each.
 type Agent struct {
 	cfg      Config
@@ -327,7 +331,7 @@ func (a *Agent) connect(ctx context.Context, slot int) (*proto.Session, error) {
 	if err != nil {
 		var cv *tls.CertificateVerificationError
 		if errors.As(err, &cv) {
-			return nil, fmt.Errorf("wsgrok: the edge's certificate is not trusted (%v): pass --ca with the edge's CA file%w", cv.Err, quiet{cv})
+			return nil, fmt.Errorf("%w (%v): pass --ca with the edge's CA file", ErrEdgeUntrusted, cv.Err)
 		}
 		return nil, fmt.Errorf("wsgrok: edge %s unreachable: %w", a.cfg.Edge, err)
 	}

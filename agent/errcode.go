@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"crypto/tls"
 	"errors"
 	"net"
 
@@ -29,8 +28,7 @@ func Code(err error) string {
 		}
 		return "ERR_WSGROK_BIND"
 	}
-	var cv *tls.CertificateVerificationError
-	if errors.As(err, &cv) {
+	if errors.Is(err, ErrEdgeUntrusted) {
 		return "ERR_WSGROK_EDGE_UNTRUSTED"
 	}
 	if hasPeer {
@@ -52,10 +50,3 @@ type refusal struct {
 
 func (r *refusal) Error() string   { return r.kind.Error() + ": " + r.peer.Message }
 func (r *refusal) Unwrap() []error { return []error{r.kind, r.peer} }
-
-// quiet wraps an error for errors.As without adding to the message it is
-// wrapped into (fmt's %w prints nothing for it).
-type quiet struct{ err error }
-
-func (q quiet) Error() string { return "" }
-func (q quiet) Unwrap() error { return q.err }

@@ -30,6 +30,7 @@ func TestCode(t *testing.T) {
 		{&refusal{kind: ErrBind, peer: &proto.PeerError{Code: wire.ErrCodeNameTaken, Message: "taken"}}, "ERR_WSGROK_BIND_NAME_TAKEN"},
 		{fmt.Errorf("wsgrok: edge %s unreachable: %w", addr, dialErr), "ERR_WSGROK_EDGE_UNREACHABLE"},
 		{fmt.Errorf("x: %w", &proto.PeerError{Code: wire.ErrCodeProtocol}), "ERR_WSGROK_EDGE_PROTOCOL_ERROR"},
+		{fmt.Errorf("%w (x509: unknown authority): pass --ca", ErrEdgeUntrusted), "ERR_WSGROK_EDGE_UNTRUSTED"},
 		{errors.New("something else"), "ERR_WSGROK_OTHER"},
 		{nil, ""},
 	} {
