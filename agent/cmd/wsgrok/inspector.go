@@ -79,14 +79,27 @@ func startInspector(f *inspectFlags, stderr io.Writer) (*inspector, error) {
 // followed by the next nine, as ngrok does, so that several agents can
 // run side by side.
 func listenInspector(f *inspectFlags) (net.Listener, error) {
-	ln, err := inspect.Listen(f.addr, f.allowRemote)
-	if err == nil || f.addr != inspect.DefaultAddr {
-		return ln, err
+	if f.addr == inspect.DefaultAddr {
+		return listenNear(f.addr, f.allowRemote, 9)
 	}
-	host, port, _ := net.SplitHostPort(inspect.DefaultAddr)
-	first, _ := strconv.Atoi(port)
-	for p := first + 1; p < first+10; p++ {
-		if l, e := inspect.Listen(net.JoinHostPort(host, strconv.Itoa(p)), false); e == nil {
+	return inspect.Listen(f.addr, f.allowRemote)
+}
+
+// listenNear listens on addr or, when it is taken, on one of the next
+// more ports, as agents running side by side need (4040, 4041, ...); the
+// error is addr's.
+func listenNear(addr string, allowRemote bool, more int) (net.Listener, error) {
+	ln, err := inspect.Listen(addr, allowRemote)
+	if err == nil {
+		return ln, nil
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	first, perr := strconv.Atoi(port)
+	if perr != nil || first == 0 {
+		return nil, err
+	}
+	for p := first + 1; p <= first+more && p < 65536; p++ {
+		if l, e := inspect.Listen(net.JoinHostPort(host, strconv.Itoa(p)), allowRemote); e == nil {
 			return l, nil
 		}
 	}
