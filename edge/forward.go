@@ -15,6 +15,7 @@ import (
 // from stream failures to error pages.
 type forwarder struct {
 	usage       usage
+	reportUsage bool // a control service drains usage; without one nothing is gathered
 	reg         *Registry
 	hold        time.Duration // how long a request waits for an offline agent
 	headTimeout time.Duration // how long the agent may take to answer with a head
@@ -141,7 +142,7 @@ func itoa64(v int64) string {
 // finish counts a finished request: metrics, usage and the traffic view.
 func (f *forwarder) finish(ingress string, r exchangeRecord) {
 	f.m.request(ingress, r.status, r.start)
-	if r.t != nil {
+	if r.t != nil && f.reportUsage {
 		f.usage.record(r)
 	}
 }

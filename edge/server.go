@@ -217,7 +217,7 @@ func New(cfg Config) (*Edge, error) {
 	}
 	e.reg = newRegistry(cfg.Domain, cfg.OfflineGrace, cfg.NameQuarantine)
 	e.m = newEdgeMetrics(e.streamCount, func() float64 { return float64(len(e.reg.Tunnels())) }, e.maxRTT)
-	e.fwd = &forwarder{reg: e.reg, hold: cfg.Hold, headTimeout: cfg.ResponseTimeout, m: e.m}
+	e.fwd = &forwarder{reg: e.reg, hold: cfg.Hold, headTimeout: cfg.ResponseTimeout, m: e.m, reportUsage: e.ctl != nil}
 	scfg := cfg.Session
 	scfg.RefuseStreams = true // agents answer streams; they never open them
 	e.agents = &agentServer{

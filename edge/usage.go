@@ -12,8 +12,9 @@ import (
 type usage struct {
 	mu     sync.Mutex
 	counts map[usageKey]*api.Usage
-	events []api.RequestEvent // newest last, at most maxEvents
-	lost   int64              // events dropped because nobody drained them
+	events []api.RequestEvent // a ring of maxEvents once full; events[head] is the oldest
+	head   int
+	lost   int64 // events dropped because nobody drained them
 }
 
 type usageKey struct {
@@ -63,14 +64,20 @@ func (u *usage) record(r exchangeRecord) {
 	} else {
 		c.Latency[api.LatencyBucket(dur)]++
 	}
-	if len(u.events) >= maxEvents {
-		u.events = u.events[1:]
-		u.lost++
-	}
-	u.events = append(u.events, api.RequestEvent{
+	ev := api.RequestEvent{
 		Time: r.start.UTC(), Account: r.t.Account, Endpoint: r.t.Name, Method: r.method, Path: r.path,
 		Status: r.status, Duration: dur, Client: r.client, BytesIn: r.bytesIn, BytesOut: r.bytesOut, Blocked: r.blocked,
-	})
+	}
+	if len(u.events) < maxEvents {
+		u.events = append(u.events, ev)
+		return
+	}
+	// Full: overwrite the oldest. (Sliding a slice here, events[1:] then
+	// append, copied all 1,000 events on every request while the control
+	// service was slow or away.)
+	u.events[u.head] = ev
+	u.head = (u.head + 1) % maxEvents
+	u.lost++
 }
 
 // drain returns and forgets what was gathered.
@@ -82,8 +89,8 @@ func (u *usage) drain() ([]api.Usage, []api.RequestEvent) {
 		out = append(out, *c)
 	}
 	clear(u.counts)
-	ev := u.events
-	u.events = nil
+	ev := append(u.events[u.head:len(u.events):len(u.events)], u.events[:u.head]...)
+	u.events, u.head = nil, 0
 	return out, ev
 }
 
