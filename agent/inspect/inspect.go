@@ -408,7 +408,7 @@ func (b *body) write(p []byte) {
 
 // bodyClasses are the capacities captured bodies grow through; each has a
 // pool, fed by dropped and evicted bodies.
-var bodyClasses = [...]int{4 << 10, 32 << 10, 256 << 10, 1 << 20}
+var bodyClasses = [...]int{512, 4 << 10, 32 << 10, 256 << 10, 1 << 20}
 
 var bodyPools [len(bodyClasses)]sync.Pool
 
