@@ -6,7 +6,15 @@ import "sync"
 // kept in.
 const recvChunk = 32 << 10
 
-var recvChunks = sync.Pool{New: func() any { b := make([]byte, recvChunk); return &b }}
+// smallChunk is the size of the chunk a stream's first octets go to when
+// they arrive as a small frame: most responses are a few hundred octets,
+// and 256 of them in flight held 8 MB of 32 KiB chunks.
+const smallChunk = 2 << 10
+
+var (
+	recvChunks  = sync.Pool{New: func() any { b := make([]byte, recvChunk); return &b }}
+	smallChunks = sync.Pool{New: func() any { b := make([]byte, smallChunk); return &b }}
+)
 
 // recvBuf holds the octets a stream received and its reader has not read,
 // in pooled fixed-size chunks. It replaces one slice that grew to the
@@ -26,8 +34,12 @@ type recvBuf struct {
 // write appends p.
 func (b *recvBuf) write(p []byte) {
 	b.n += len(p)
+	if len(b.chunks) == 0 && len(p) <= smallChunk {
+		b.chunks = append(b.chunks, smallChunks.Get().(*[]byte))
+		b.last = 0
+	}
 	for len(p) > 0 {
-		if len(b.chunks) == 0 || b.last == recvChunk {
+		if len(b.chunks) == 0 || b.last == len(*b.chunks[len(b.chunks)-1]) {
 			b.chunks = append(b.chunks, recvChunks.Get().(*[]byte))
 			b.last = 0
 		}
@@ -42,7 +54,7 @@ func (b *recvBuf) read(p []byte) int {
 	n := 0
 	for n < len(p) && b.n > 0 {
 		c := *b.chunks[0]
-		end := recvChunk
+		end := len(c)
 		if len(b.chunks) == 1 {
 			end = b.last
 		}
@@ -58,7 +70,11 @@ func (b *recvBuf) read(p []byte) int {
 }
 
 func (b *recvBuf) dropFirst() {
-	recvChunks.Put(b.chunks[0])
+	if len(*b.chunks[0]) == smallChunk {
+		smallChunks.Put(b.chunks[0])
+	} else {
+		recvChunks.Put(b.chunks[0])
+	}
 	// Shift rather than reslice, so the few pointers' array is reused and
 	// steady state allocates nothing.
 	k := copy(b.chunks, b.chunks[1:])
@@ -82,4 +98,10 @@ func (b *recvBuf) reset() int {
 }
 
 // held returns the capacity the buffer pins (for tests).
-func (b *recvBuf) held() int { return len(b.chunks) * recvChunk }
+func (b *recvBuf) held() int {
+	n := 0
+	for _, c := range b.chunks {
+		n += len(*c)
+	}
+	return n
+}
