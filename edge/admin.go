@@ -3,13 +3,20 @@ package edge
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 )
 
-// adminHandler serves /metrics (Prometheus text), /healthz and /status
-// (the tunnels and agent sessions, as JSON) on the admin listener.
+// adminHandler serves /metrics (Prometheus text), /healthz, /status
+// (the tunnels and agent sessions, as JSON) and /debug/pprof/ on the admin
+// listener, which is the operator's (loopback by default).
 func (e *Edge) adminHandler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		e.m.write(w)
