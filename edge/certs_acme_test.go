@@ -281,14 +281,16 @@ type pebble struct {
 func startPebble(t *testing.T) *pebble {
 	t.Helper()
 	dir := t.TempDir()
-	modDir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/letsencrypt/pebble/v2").Output()
-	if err != nil {
-		t.Fatalf("locating the pebble module (a tool dependency in go.mod): %v", err)
-	}
-	p := &pebble{bin: filepath.Join(dir, "pebble"), modDir: strings.TrimSpace(string(modDir)), dir: dir, out: &syncBuffer{}}
+	p := &pebble{bin: filepath.Join(dir, "pebble"), dir: dir, out: &syncBuffer{}}
+	// Build first: it downloads the module when the cache lacks it, and
+	// until then go list reports no directory for it.
 	build := exec.Command("go", "build", "-o", p.bin, "github.com/letsencrypt/pebble/v2/cmd/pebble")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building pebble: %v\n%s", err, out)
+	}
+	modDir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/letsencrypt/pebble/v2").Output()
+	if p.modDir = strings.TrimSpace(string(modDir)); err != nil || p.modDir == "" {
+		t.Fatalf("locating the pebble module (a tool dependency in go.mod): %q, %v", modDir, err)
 	}
 	p.serverCA = filepath.Join(p.modDir, "test", "certs", "pebble.minica.pem")
 	// Pebble's config takes fixed ports: take free ones (a port could in
