@@ -30,7 +30,7 @@ run: build
 ## build: build every binary into ./bin
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./agent/cmd/... ./edge/cmd/... ./control/cmd/... ./bench/cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./agent/cmd/... ./edge/cmd/... ./control/cmd/... ./bench/cmd/...
 
 ## test: vet, race-enabled tests, and each fuzz target for FUZZTIME
 test: lint unit fuzz-short
