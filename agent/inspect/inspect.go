@@ -25,7 +25,7 @@ import (
 const (
 	DefaultMaxRequests  = 500
 	DefaultMaxBody      = 1 << 20
-	DefaultMaxTotalBody = 8 << 20
+	DefaultMaxTotalBody = 4 << 20
 )
 
 // Config configures an Inspector.
@@ -36,8 +36,9 @@ type Config struct {
 	// MaxTotalBody bounds the body bytes kept across all exchanges
 	// (MaxRequests × 2 × MaxBody would be 1 GiB by default): past it, the
 	// oldest exchanges' bodies are dropped first, marked as truncated, their
-	// sizes kept. Default 8 MiB: hundreds of webhook payloads, a few large
-	// bodies, and an agent that stays small.
+	// sizes kept. Default 4 MiB: hundreds of webhook payloads, a few large
+	// bodies, and an agent that stays small (at 8 MiB, eight concurrent
+	// 1 MiB echoes kept the agent's live heap near 22 MB, half of it here).
 	MaxTotalBody int64
 	// Agent replays requests; may be set later with SetAgent.
 	Agent *agent.Agent

@@ -29,6 +29,7 @@ import (
 )
 
 func main() {
+	tuneGC()
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	if err := run(os.Args[1:], os.Stdout, sig); err != nil {
