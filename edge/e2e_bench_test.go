@@ -228,4 +228,3 @@ func drainTo(dst io.Writer, src io.Reader, buf []byte) {
 		}
 	}
 }
-
