@@ -17,7 +17,7 @@ var (
 )
 
 // recvBuf holds the octets a stream received and its reader has not read,
-// in pooled fixed-size chunks. It replaces one slice that grew to the
+// in pooled chunks (32 KiB, or 2 KiB for a small first frame). It replaces one slice that grew to the
 // window for every stream (growslice and its copies were about a quarter
 // of the copying on the upload path, and every stream allocated again):
 // a chunk goes back to the pool as soon as it is read, so a stream holds
@@ -33,6 +33,9 @@ type recvBuf struct {
 
 // write appends p.
 func (b *recvBuf) write(p []byte) {
+	if len(p) == 0 { // an empty DATA (END_STREAM alone) must not take a chunk
+		return
+	}
 	b.n += len(p)
 	if len(b.chunks) == 0 && len(p) <= smallChunk {
 		b.chunks = append(b.chunks, smallChunks.Get().(*[]byte))

@@ -42,6 +42,10 @@ func TestRecvBufKeepsOrderAndReturnsChunks(t *testing.T) {
 	if len(b.chunks) != 0 || b.held() != 0 {
 		t.Fatalf("drained buffer still holds %d chunks", len(b.chunks))
 	}
+	b.write(nil)
+	if b.held() != 0 {
+		t.Fatalf("an empty write pins %d octets of chunks", b.held())
+	}
 	b.write(make([]byte, 100))
 	if b.held() != smallChunk {
 		t.Fatalf("100 octets pin %d octets of chunks, want %d", b.held(), smallChunk)
