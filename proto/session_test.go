@@ -111,6 +111,48 @@ func TestHalfClose(t *testing.T) {
 	}
 }
 
+// TestWriteEnd checks that END_STREAM rides on the last DATA frame: a
+// short write ends in one frame, and a write longer than the stream
+// window still arrives whole before EOF.
+func TestWriteEnd(t *testing.T) {
+	accepted := make(chan *Stream, 2)
+	c, srv := pair(t, tcp(), Config{InitialStreamWindow: 64 << 10}, Config{OnStream: func(st *Stream) { accepted <- st }})
+	for _, size := range []int{100, 1 << 20} {
+		cs, err := c.Open(OpenOptions{TunnelID: 1, Kind: wire.KindTCP})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs.CloseWrite()
+		ss := <-accepted
+		if _, err := io.ReadAll(ss); err != nil {
+			t.Fatal(err)
+		}
+		want := bytes.Repeat([]byte("e"), size)
+		before := srv.Stats().FramesOut
+		wrote := make(chan error, 1)
+		go func() {
+			n, err := ss.WriteEnd(want)
+			if err == nil && n != size {
+				err = fmt.Errorf("wrote %d octets", n)
+			}
+			wrote <- err
+		}()
+		got, err := io.ReadAll(cs)
+		if werr := <-wrote; werr != nil {
+			t.Fatalf("WriteEnd(%d): %v", size, werr)
+		}
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("client read %d octets, %v; want %d", len(got), err, size)
+		}
+		if frames := srv.Stats().FramesOut - before; size == 100 && frames != 1 {
+			t.Fatalf("a 100 octet WriteEnd took %d frames, want 1", frames)
+		}
+		if _, err := ss.Write([]byte("x")); !errors.Is(err, ErrWriteClosed) {
+			t.Fatalf("write after WriteEnd: %v", err)
+		}
+	}
+}
+
 func TestHalfCloseServerFirst(t *testing.T) {
 	accepted := make(chan *Stream, 1)
 	c, _ := pair(t, tcp(), Config{}, Config{OnStream: func(st *Stream) { accepted <- st }})

@@ -394,6 +394,32 @@ func (st *Stream) Write(p []byte) (int, error) {
 	}
 }
 
+// WriteEnd writes p as DATA and half-closes the stream, like Write and
+// then CloseWrite, but END_STREAM rides on p's last frame: a response
+// that fits in one frame costs the peer one frame, not two.
+func (st *Stream) WriteEnd(p []byte) (int, error) {
+	total := 0
+	for {
+		n, sentEnd, err := st.s.w.data(st, p, true)
+		total += n
+		p = p[n:]
+		if sentEnd {
+			st.markDone(stSentEnd)
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+		select {
+		case <-st.wnotify:
+		case <-st.writeDL.wait():
+			return total, os.ErrDeadlineExceeded
+		case <-st.s.closed:
+			return total, st.s.closedErr()
+		}
+	}
+}
+
 // WriteHeaders sends a header block, with END_STREAM when end is set. It
 // does not block. A block that cannot fit in one of the peer's frames is
 // refused with ErrHeaderTooLarge and nothing is sent.
