@@ -74,6 +74,20 @@ func (t teeWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteLast feeds p to the capture and ends the stream with it when the
+// writer under the tee can.
+func (t teeWriter) WriteLast(p []byte) (int, error) {
+	lw, ok := t.w.(lastWriter)
+	if !ok {
+		return t.Write(p)
+	}
+	n, err := lw.WriteLast(p)
+	if n > 0 {
+		t.fed(p[:n])
+	}
+	return n, err
+}
+
 // ReplayRequest is a request to send again, as captured or edited.
 type ReplayRequest struct {
 	Method string

@@ -298,6 +298,9 @@ type sessionInfo struct {
 	RTT     time.Duration
 	Streams int
 	Tunnels []string
+	// FramesIn and FramesOut count the session's frames each way: with
+	// bytes on the public side they tell how well frames are batched.
+	FramesIn, FramesOut uint64
 }
 
 func (a *agentServer) snapshot() []sessionInfo {
@@ -306,6 +309,8 @@ func (a *agentServer) snapshot() []sessionInfo {
 	out := make([]sessionInfo, 0, len(a.sessions))
 	for s, as := range a.sessions {
 		si := sessionInfo{Account: as.id.AccountName, Remote: as.remote, Agent: s.PeerMeta().Get("agent"), Since: as.since, RTT: s.RTT(), Streams: s.NumStreams()}
+		st := s.Stats()
+		si.FramesIn, si.FramesOut = st.FramesIn, st.FramesOut
 		as.mu.Lock()
 		for _, t := range as.tunnels {
 			si.Tunnels = append(si.Tunnels, t.Name)

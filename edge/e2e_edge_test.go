@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wsgrok/wsgrok/agent"
+	"github.com/wsgrok/wsgrok/proto"
 )
 
 func TestPoolOpensParallelSessions(t *testing.T) {
@@ -140,6 +141,40 @@ func TestSlowHeadIsCutOff(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("slow head cut after %v, header timeout 500ms", d)
+	}
+}
+
+// TestSmallResponseIsTwoFrames checks the agent's batching from the
+// edge's side: a response whose body the local service sends in one piece
+// with a Content-Length reaches the edge as HEADERS and one DATA frame
+// that ends the stream, not a third, empty one (issue 4: each frame the
+// edge reads is an event-loop wakeup and, often, a write to the client).
+func TestSmallResponseIsTwoFrames(t *testing.T) {
+	quiet := func(c *proto.Config) { c.HeartbeatInterval, c.DeadPeerTimeout = 10*time.Minute, 30*time.Minute }
+	w := newWorld(t, func(c *edgeConfig) { quiet(&c.Session) })
+	quiet(&w.agentSession)
+	w.startAgent(w.token, 1, w.httpTunnel("frames"))
+	framesIn := func() uint64 {
+		_, body := mustGet(t, http.DefaultClient, "http://"+w.e.AdminAddr.String()+"/status")
+		var st struct{ Sessions []struct{ FramesIn uint64 } }
+		if err := json.Unmarshal([]byte(body), &st); err != nil || len(st.Sessions) != 1 {
+			t.Fatalf("status %q: %v", body, err)
+		}
+		return st.Sessions[0].FramesIn
+	}
+	c := w.client(false)
+	// Only /hello is asserted: the backend sends its head and body in one
+	// write, where a larger page may leave its server in two writes and
+	// reach the agent in two reads.
+	for _, path := range []string{"/hello", "/hello?again"} {
+		before := framesIn()
+		resp, body := mustGet(t, c, w.url("http", "frames", path))
+		if resp.StatusCode != 200 || len(body) == 0 {
+			t.Fatalf("%s: %s, %d bytes", path, resp.Status, len(body))
+		}
+		if n := framesIn() - before; n != 2 {
+			t.Errorf("%s (%d bytes) came in %d frames, want HEADERS and one DATA", path, len(body), n)
+		}
 	}
 }
 

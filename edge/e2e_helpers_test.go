@@ -25,6 +25,7 @@ import (
 	"github.com/wsgrok/wsgrok/agent"
 	"github.com/wsgrok/wsgrok/bench/backend"
 	"github.com/wsgrok/wsgrok/edge"
+	"github.com/wsgrok/wsgrok/proto"
 	"github.com/wsgrok/wsgrok/wire"
 )
 
@@ -55,6 +56,8 @@ type world struct {
 	caPool  *x509.CertPool
 	backend string // host:port of the backend
 	token   string
+	// agentSession is the session config of agents startAgent runs.
+	agentSession proto.Config
 }
 
 type worldOpt func(*edge.Config)
@@ -175,7 +178,7 @@ func (w *world) startAgent(token string, pool int, tunnels ...agent.Tunnel) (*ag
 	w.t.Helper()
 	ev := newEvents()
 	a, err := agent.New(agent.Config{Edge: w.e.AgentAddr.String(), Authtoken: token, CAFile: w.caFile, ServerName: "localhost",
-		Pool: pool, Tunnels: tunnels, Events: ev, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
+		Pool: pool, Tunnels: tunnels, Events: ev, Session: w.agentSession, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
 	if err != nil {
 		w.t.Fatal(err)
 	}
