@@ -6,16 +6,18 @@ import (
 )
 
 // deadline is a settable point in time whose channel closes when it
-// passes, as net.Pipe's pipeDeadline does.
+// passes, as net.Pipe's pipeDeadline does. Nothing is armed until someone
+// waits: the agent sets a read deadline around every request's headers,
+// which are nearly always there already, and a timer and a channel for
+// each of those were 4% of its CPU at c=64 (issue 4).
 type deadline struct {
 	mu     sync.Mutex
-	timer  *time.Timer
-	cancel chan struct{} // closed when the deadline passes
+	at     time.Time     // zero: none
+	timer  *time.Timer   // closes cancel at at; armed by wait
+	cancel chan struct{} // made by the first wait; closed when at passes
 }
 
-func makeDeadline() deadline { return deadline{cancel: make(chan struct{})} }
-
-// set arms the deadline at t; the zero time disarms it.
+// set moves the deadline to t; the zero time removes it.
 func (d *deadline) set(t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -23,23 +25,12 @@ func (d *deadline) set(t time.Time) {
 		<-d.cancel // the timer fired and closed cancel
 	}
 	d.timer = nil
-	closed := isClosed(d.cancel)
-	if t.IsZero() {
-		if closed {
-			d.cancel = make(chan struct{})
-		}
-		return
+	d.at = t
+	if d.cancel != nil && isClosed(d.cancel) {
+		d.cancel = nil // the next wait makes a fresh one
 	}
-	if dur := time.Until(t); dur > 0 {
-		if closed {
-			d.cancel = make(chan struct{})
-		}
-		ch := d.cancel
-		d.timer = time.AfterFunc(dur, func() { close(ch) })
-		return
-	}
-	if !closed {
-		close(d.cancel)
+	if d.cancel != nil && !t.IsZero() {
+		d.arm() // someone may be waiting on cancel now
 	}
 }
 
@@ -47,7 +38,24 @@ func (d *deadline) set(t time.Time) {
 func (d *deadline) wait() chan struct{} {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.cancel == nil {
+		d.cancel = make(chan struct{})
+		if !d.at.IsZero() {
+			d.arm()
+		}
+	}
 	return d.cancel
+}
+
+// arm closes cancel at d.at, or now if that has passed. d.mu is held.
+func (d *deadline) arm() {
+	dur := time.Until(d.at)
+	if dur <= 0 {
+		close(d.cancel)
+		return
+	}
+	ch := d.cancel
+	d.timer = time.AfterFunc(dur, func() { close(ch) })
 }
 
 func isClosed(c chan struct{}) bool {

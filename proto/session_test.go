@@ -414,6 +414,55 @@ func TestDeadlines(t *testing.T) {
 	if _, err := cs.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("read with past deadline: %v", err)
 	}
+	// A deadline set while a read already waits (deadlines arm lazily, on
+	// the first wait) still ends it.
+	cs.SetReadDeadline(time.Time{})
+	readErr := make(chan error, 1)
+	go func() { _, err := cs.Read(make([]byte, 1)); readErr <- err }()
+	cs.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	select {
+	case err := <-readErr:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("read given a deadline while waiting: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a deadline set during a read did not end it")
+	}
+}
+
+func TestOnFail(t *testing.T) {
+	accepted := make(chan *Stream, 2)
+	c, _ := pair(t, tcp(), Config{}, Config{OnStream: func(st *Stream) { accepted <- st }})
+	cs, _ := c.Open(OpenOptions{TunnelID: 1, Kind: wire.KindTCP})
+	ss := <-accepted
+	calls := make(chan string, 4)
+	ss.OnFail(func() { calls <- "first" })
+	ss.OnFail(func() { calls <- "second" }) // replaces the first
+	cs.Reset(wire.ErrCodeCancel)
+	select {
+	case got := <-calls:
+		if got != "second" {
+			t.Fatalf("OnFail called %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnFail not called after the peer's reset")
+	}
+	ss.OnFail(func() { calls <- "late" }) // already failed: called at once
+	if got := <-calls; got != "late" {
+		t.Fatalf("OnFail on a failed stream called %q", got)
+	}
+	// A removed callback is not called.
+	cs2, _ := c.Open(OpenOptions{TunnelID: 1, Kind: wire.KindTCP})
+	ss2 := <-accepted
+	ss2.OnFail(func() { calls <- "removed" })
+	ss2.OnFail(nil)
+	cs2.Reset(wire.ErrCodeCancel)
+	<-ss2.Failed()
+	select {
+	case got := <-calls:
+		t.Fatalf("removed OnFail called: %q", got)
+	default:
+	}
 }
 
 func TestCloseFailsStreamsAndLeavesNothing(t *testing.T) {

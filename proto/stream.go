@@ -63,6 +63,7 @@ type Stream struct {
 	recvEnd    bool  // END_STREAM received
 	rerr       error // reset or session end; Read returns it once rbuf is drained
 	rnotify    chan struct{}
+	onFail     func() // see OnFail
 	readDL     deadline
 	writeDL    deadline
 
@@ -97,8 +98,6 @@ func newStream(s *Session, id uint32, o OpenOptions) *Stream {
 		rnotify:    make(chan struct{}, 1),
 		wnotify:    make(chan struct{}, 1),
 		failed:     make(chan struct{}),
-		readDL:     makeDeadline(),
-		writeDL:    makeDeadline(),
 	}
 }
 
@@ -123,6 +122,22 @@ func (st *Stream) Meta() wire.Metadata { return st.meta }
 // Failed returns a channel closed when the stream is reset, by either
 // side, or its session ends; not when it completes normally.
 func (st *Stream) Failed() <-chan struct{} { return st.failed }
+
+// OnFail has f called once when the stream fails as Failed reports, or at
+// once if it has; nil removes it. f runs in the goroutine that fails the
+// stream and must not block: a context's cancel is what it is for. It
+// saves the goroutine that would wait on Failed for every request.
+func (st *Stream) OnFail(f func()) {
+	st.mu.Lock()
+	failed := isClosed(st.failed)
+	if !failed {
+		st.onFail = f
+	}
+	st.mu.Unlock()
+	if failed && f != nil {
+		f()
+	}
+}
 
 // SetCompress asks that DATA this stream sends be S2-compressed when the
 // peer supports it (for compressible content).
@@ -245,8 +260,10 @@ func (st *Stream) fail(err error, sendReset bool) {
 	if !first {
 		return
 	}
-	close(st.failed)
 	st.mu.Lock()
+	close(st.failed)
+	onFail := st.onFail
+	st.onFail = nil
 	if st.rerr == nil {
 		st.rerr = err
 	}
@@ -257,6 +274,9 @@ func (st *Stream) fail(err error, sendReset bool) {
 	}
 	st.notifyReader()
 	st.mu.Unlock()
+	if onFail != nil {
+		onFail()
+	}
 	st.s.w.mu.Lock()
 	if st.werr == nil {
 		st.werr = err
