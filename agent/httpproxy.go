@@ -163,15 +163,12 @@ func (a *Agent) serveHTTP(t *Tunnel, st *proto.Stream) {
 	}
 	ev.Method, ev.Path = head.Method, head.Path
 
+	// The public client left or the edge reset the stream: stop the
+	// exchange with the local service.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		select {
-		case <-st.Failed(): // the public client left or the edge reset the stream
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	st.OnFail(cancel)
+	defer st.OnFail(nil)
 	var req *http.Request
 	req, body, err = a.upstreamRequest(ctx, t, &head, st)
 	if err != nil {
@@ -183,7 +180,7 @@ func (a *Agent) serveHTTP(t *Tunnel, st *proto.Stream) {
 	if a.cfg.Observer != nil {
 		cp = a.cfg.Observer.Begin(t, &ObservedRequest{Method: head.Method, Path: head.Path, Host: head.Authority,
 			Proto: st.Meta().Get("proto"), Header: req.Header.Clone(), ClientAddr: st.ClientAddr(),
-			EdgeStart: edgeStart(st.Meta()), Start: start})
+			RTT: st.Session().RTT(), EdgeStart: edgeStart(st.Meta()), Start: start})
 	}
 	if cp != nil {
 		defer func() { cp.Done(ev.Err) }()

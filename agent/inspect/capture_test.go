@@ -147,9 +147,9 @@ func TestRedaction(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
 		}
 	}
-	if h.Get("Authorization") != "Bearer sk_live_123" {
-		t.Error("the agent's header was changed")
-	}
+	// The header is the inspector's to redact in place (ObservedRequest);
+	// TestAPIRedactedTruncatedThroughTunnel checks that the local service
+	// still gets the secret.
 	curl, _ := ins.Curl(id)
 	har, _ := json.Marshal(ins.HAR())
 	for _, s := range []string{curl, string(har)} {

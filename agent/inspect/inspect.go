@@ -149,7 +149,7 @@ func (i *Inspector) Begin(t *agent.Tunnel, r *agent.ObservedRequest) agent.Captu
 	if t == nil || r == nil {
 		return nil
 	}
-	h := r.Header.Clone()
+	h := r.Header // the agent's copy, ours to keep
 	if h == nil {
 		h = http.Header{}
 	}
@@ -165,7 +165,7 @@ func (i *Inspector) Begin(t *agent.Tunnel, r *agent.ObservedRequest) agent.Captu
 		method: r.Method, path: r.Path, host: r.Host, proto: r.Proto, reqHeader: h,
 		clientAddr: r.ClientAddr, edgeStart: r.EdgeStart, start: r.Start, replay: r.Replay,
 		reqBody: body{max: i.cfg.MaxBody, held: &i.held}, respBody: body{max: i.cfg.MaxBody, held: &i.held},
-		rtt: i.sessionRTT(),
+		rtt: r.RTT,
 	}
 	if e.start.IsZero() {
 		e.start = time.Now()
@@ -190,22 +190,6 @@ func (i *Inspector) Begin(t *agent.Tunnel, r *agent.ObservedRequest) agent.Captu
 	i.mu.Unlock()
 	i.notify(e.id)
 	return e
-}
-
-// sessionRTT is the smallest round trip of the agent's live sessions: the
-// tunnel's share of a request's time is about half of it.
-func (i *Inspector) sessionRTT() time.Duration {
-	a := i.agent.Load()
-	if a == nil {
-		return 0
-	}
-	var best time.Duration
-	for _, s := range a.Sessions() {
-		if r := s.RTT(); r > 0 && (best == 0 || r < best) {
-			best = r
-		}
-	}
-	return best
 }
 
 // headerFingerprint is a digest of a header's names and values, in a
