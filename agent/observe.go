@@ -26,13 +26,13 @@ type ObservedRequest struct {
 	Method     string
 	Path       string
 	Host       string
-	Proto      string // of the public request: HTTP/1.1, HTTP/2.0
+	Proto      string      // of the public request: HTTP/1.1, HTTP/2.0
 	Header     http.Header // a copy: the observer may keep and change it
 	ClientAddr string
 	RTT        time.Duration // of the session that carried it (0 if unknown)
-	EdgeStart  time.Time // when the edge received the request (zero if unknown)
-	Start      time.Time // when the agent received it
-	Replay     bool      // sent by Agent.Replay, not by a public client
+	EdgeStart  time.Time     // when the edge received the request (zero if unknown)
+	Start      time.Time     // when the agent received it
+	Replay     bool          // sent by Agent.Replay, not by a public client
 }
 
 // Capture follows one exchange. Body slices are only valid during the
