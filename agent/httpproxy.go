@@ -163,14 +163,8 @@ func (a *Agent) serveHTTP(t *Tunnel, st *proto.Stream) {
 	}
 	ev.Method, ev.Path = head.Method, head.Path
 
-	// The public client left or the edge reset the stream: stop the
-	// exchange with the local service.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	st.OnFail(cancel)
-	defer st.OnFail(nil)
 	var req *http.Request
-	req, body, err = a.upstreamRequest(ctx, t, &head, st)
+	req, body, err = a.upstreamRequest(t, &head, st)
 	if err != nil {
 		st.Reset(wire.ErrCodeProtocol)
 		ev.Err = err
@@ -188,19 +182,26 @@ func (a *Agent) serveHTTP(t *Tunnel, st *proto.Stream) {
 			req.Body = io.NopCloser(teeReader{r: body, fed: cp.RequestBody})
 		}
 	}
-	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+	got1xx := func(code int, h textproto.MIMEHeader) error {
 		if code == http.StatusSwitchingProtocols {
 			return nil
 		}
 		f := []wire.HeaderField{{Name: ":status", Value: strconv.Itoa(code)}}
 		f = wire.AppendHTTPHeader(f, http.Header(h))
 		return st.WriteHeaders(f, false)
-	}}
+	}
+	// When the public client leaves or the edge resets the stream, the
+	// exchange with the local service stops: the pool's through the
+	// stream's OnFail, Transport's through a context.
 	var resp *http.Response
 	if pool := a.upstreamPool(req); pool != nil {
-		resp, err = pool.roundTrip(ctx, req, trace.Got1xxResponse, a.cfg.UpstreamTimeout)
+		resp, err = pool.roundTrip(st, req, got1xx, a.cfg.UpstreamTimeout)
 	} else {
-		req = req.WithContext(httptrace.WithClientTrace(ctx, trace))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		st.OnFail(cancel)
+		defer st.OnFail(nil)
+		req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{Got1xxResponse: got1xx}))
 		resp, err = a.upstream.RoundTrip(req)
 	}
 	if err != nil {
@@ -265,7 +266,7 @@ func (a *Agent) serveHTTP(t *Tunnel, st *proto.Stream) {
 }
 
 // upstreamRequest builds the request to the local service.
-func (a *Agent) upstreamRequest(ctx context.Context, t *Tunnel, head *wire.RequestHead, st *proto.Stream) (*http.Request, *streamBody, error) {
+func (a *Agent) upstreamRequest(t *Tunnel, head *wire.RequestHead, st *proto.Stream) (*http.Request, *streamBody, error) {
 	target := *t.target
 	u, err := target.Parse(head.Path)
 	if err != nil || head.Path == "*" {
@@ -288,10 +289,10 @@ func (a *Agent) upstreamRequest(ctx context.Context, t *Tunnel, head *wire.Reque
 		sb = &streamBody{st: st}
 		body = sb
 	}
-	req, err := http.NewRequestWithContext(ctx, head.Method, u.String(), body)
-	if err != nil {
-		return nil, nil, err
-	}
+	// As http.NewRequest would build it, without printing u and parsing
+	// it again (ParseRequestHead has checked the method).
+	req := &http.Request{Method: head.Method, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: make(http.Header, len(head.Header)), Body: body, Host: u.Host}
 	if body != http.NoBody {
 		req.ContentLength = cl
 	} else {
@@ -441,11 +442,34 @@ type upConn struct {
 	host   string
 	reused bool
 	idleAt time.Time
+	abort  func() // fails pending I/O on c: an abortable's OnFail
+}
+
+// abortable is what an exchange serves (a proto.Stream): once it fails,
+// because the public client left, the exchange is of no use and stops.
+type abortable interface {
+	OnFail(f func())
+	Failed() <-chan struct{}
+}
+
+func failed(ab abortable) bool { return isDone(ab.Failed()) }
+
+func isDone(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+func newUpConn(c net.Conn, host string) *upConn {
+	return &upConn{c: c, host: host, abort: func() { c.SetDeadline(aLongTimeAgo) }}
 }
 
 var upDialer = &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 
-func (p *upstreamPool) get(ctx context.Context, host string) (*upConn, error) {
+func (p *upstreamPool) get(ab abortable, host string) (*upConn, error) {
 	p.mu.Lock()
 	if l := p.idle[host]; len(l) > 0 {
 		uc := l[len(l)-1]
@@ -457,11 +481,15 @@ func (p *upstreamPool) get(ctx context.Context, host string) (*upConn, error) {
 		return uc, nil
 	}
 	p.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	ab.OnFail(cancel)
 	c, err := upDialer.DialContext(ctx, "tcp", host)
+	ab.OnFail(nil)
+	cancel()
 	if err != nil {
 		return nil, err
 	}
-	uc := &upConn{c: c, host: host}
+	uc := newUpConn(c, host)
 	uc.attach()
 	return uc, nil
 }
@@ -557,19 +585,19 @@ func (p *upstreamPool) sweepIdle() {
 // hears interim responses. A request without a body that fails on a
 // reused connection before any answer (the service closed it while idle)
 // is tried once more on a new one, as Transport does.
-func (p *upstreamPool) roundTrip(ctx context.Context, req *http.Request, got1xx func(int, textproto.MIMEHeader) error, headTO time.Duration) (*http.Response, error) {
+func (p *upstreamPool) roundTrip(ab abortable, req *http.Request, got1xx func(int, textproto.MIMEHeader) error, headTO time.Duration) (*http.Response, error) {
 	noBody := req.Body == nil || req.Body == http.NoBody
 	for attempt := 0; ; attempt++ {
-		uc, err := p.get(ctx, req.URL.Host)
+		uc, err := p.get(ab, req.URL.Host)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := uc.exchange(ctx, p, req, got1xx, headTO)
+		resp, err := uc.exchange(ab, p, req, got1xx, headTO)
 		if err == nil {
 			return resp, nil
 		}
 		uc.c.Close()
-		if attempt == 0 && uc.reused && noBody && ctx.Err() == nil && staleConn(err) {
+		if attempt == 0 && uc.reused && noBody && !failed(ab) && staleConn(err) {
 			continue
 		}
 		return nil, err
@@ -585,9 +613,10 @@ func staleConn(err error) bool {
 // aLongTimeAgo is a deadline in the past: it fails pending I/O at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
-func (uc *upConn) exchange(ctx context.Context, p *upstreamPool, req *http.Request, got1xx func(int, textproto.MIMEHeader) error, headTO time.Duration) (*http.Response, error) {
+func (uc *upConn) exchange(ab abortable, p *upstreamPool, req *http.Request, got1xx func(int, textproto.MIMEHeader) error, headTO time.Duration) (*http.Response, error) {
 	c := uc.c
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })
+	ab.OnFail(uc.abort)
+	stop := func() { ab.OnFail(nil) }
 	hasBody := req.Body != nil && req.Body != http.NoBody && req.ContentLength > 0
 	writeRequestHead(uc.bw, req)
 	var bodyErr chan error
@@ -636,11 +665,11 @@ func (uc *upConn) exchange(ctx context.Context, p *upstreamPool, req *http.Reque
 	}
 	if headTO > 0 {
 		c.SetReadDeadline(time.Time{})
-		if ctx.Err() != nil { // the cancel's deadline may have been undone just now
+		if failed(ab) { // the abort's deadline may have been undone just now
 			c.SetDeadline(aLongTimeAgo)
 		}
 	}
-	resp.Body = &upBody{rc: resp.Body, uc: uc, p: p, stop: stop, bodyErr: bodyErr,
+	resp.Body = &upBody{rc: resp.Body, uc: uc, p: p, ab: ab, bodyErr: bodyErr,
 		reuse: !resp.Close, eof: resp.Body == http.NoBody}
 	return resp, nil
 }
@@ -702,7 +731,7 @@ type upBody struct {
 	rc      io.ReadCloser
 	uc      *upConn
 	p       *upstreamPool
-	stop    func() bool
+	ab      abortable
 	bodyErr chan error // nil when the request body was written inline
 	reuse   bool
 	eof     bool
@@ -722,7 +751,8 @@ func (b *upBody) Close() error {
 		return nil
 	}
 	b.closed = true
-	ok := b.stop() && b.eof && b.reuse
+	b.ab.OnFail(nil)
+	ok := !failed(b.ab) && b.eof && b.reuse
 	if ok && b.bodyErr != nil {
 		select {
 		case err := <-b.bodyErr:

@@ -338,3 +338,54 @@ func TestMalformedAndOversizedHeadsAreContained(t *testing.T) {
 	}
 	roundTrip()
 }
+
+// TestClientLeavingCancelsTheLocalRequest: a public client that hangs up
+// while the local service is still working resets the stream, and the
+// agent ends its exchange with the service (the request's context is
+// done there), on the pooled HTTP/1.1 path and on the general one (a
+// request with a chunked body takes Transport).
+func TestClientLeavingCancelsTheLocalRequest(t *testing.T) {
+	w := newWorld(t)
+	started, cancelled := make(chan struct{}, 1), make(chan struct{}, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // net/http notices a closed connection once the body is read
+		started <- struct{}{}
+		<-r.Context().Done()
+		cancelled <- struct{}{}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	w.startAgent(w.token, 1, agent.Tunnel{Kind: wire.KindHTTP, Upstream: "http://" + ln.Addr().String(), Subdomain: "leave"})
+	for _, chunked := range []bool{false, true} {
+		ctx, hangUp := context.WithCancel(context.Background())
+		var body io.Reader
+		if chunked {
+			body = io.MultiReader(strings.NewReader("x")) // no length: chunked
+		}
+		req, _ := http.NewRequestWithContext(ctx, "POST", w.url("http", "leave", "/work"), body)
+		errc := make(chan error, 1)
+		go func() {
+			resp, err := w.client(false).Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			errc <- err
+		}()
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("chunked=%v: the request did not reach the local service", chunked)
+		}
+		hangUp()
+		select {
+		case <-cancelled:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("chunked=%v: the local request went on after the client left", chunked)
+		}
+		<-errc
+	}
+}
