@@ -61,6 +61,51 @@ func NormalizePath(target string) (NormalizedPath, error) {
 	if path == "" || path[0] != '/' || len(path) > 8192 {
 		return n, ErrBadPath
 	}
+	if clean, plain := cleanPath(path); clean {
+		// Already normal, as nearly every path is: forward it as it came,
+		// without the copies the general case makes (issue 4).
+		n.Path, n.Match = path, path
+		if !plain {
+			n.Match = matchKey(path)
+		}
+		return n, nil
+	}
+	return normalizeSlow(n, path)
+}
+
+// cleanPath reports whether normalizeSlow would return path unchanged:
+// printable octets other than '%' and backslash, no empty segment but a last
+// one (a trailing slash), no "." or ".." segment. plain adds that path is
+// its own match key: no upper case, no ';'. FuzzCleanPath checks both
+// against normalizeSlow.
+func cleanPath(path string) (clean, plain bool) {
+	plain = true
+	seg := 1 // start of the current segment
+	for i := 1; i <= len(path); i++ {
+		if i == len(path) || path[i] == '/' {
+			switch path[seg:i] {
+			case ".", "..":
+				return false, false
+			case "":
+				if i < len(path) {
+					return false, false // "//"
+				}
+			}
+			seg = i + 1
+			continue
+		}
+		switch c := path[i]; {
+		case c <= 0x20 || c >= 0x7f || c == '%' || c == '\\':
+			return false, false
+		case 'A' <= c && c <= 'Z' || c == ';':
+			plain = false
+		}
+	}
+	return true, plain
+}
+
+// normalizeSlow is NormalizePath for a path that needs work.
+func normalizeSlow(n NormalizedPath, path string) (NormalizedPath, error) {
 	// Decode unreserved escapes and check every octet.
 	var b strings.Builder
 	b.Grow(len(path))

@@ -1,6 +1,9 @@
 package edge
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestNormalizePath(t *testing.T) {
 	for in, want := range map[string][2]string{
@@ -76,4 +79,30 @@ func TestPathBlockedBypassCorpus(t *testing.T) {
 			t.Errorf("%q blocked by /admin", target)
 		}
 	}
+}
+
+// FuzzCleanPath checks NormalizePath's fast path against the general one:
+// a path cleanPath passes must come out of normalizeSlow unchanged, with
+// itself as the match key when cleanPath says plain.
+func FuzzCleanPath(f *testing.F) {
+	for _, s := range []string{"/", "/hello", "/a/", "/a//b", "/.", "/..", "/a/.", "/a/..", "/..a", "/a.b/.c",
+		"/A", "/a;b", "/a%41", "/a\\b", "/a b", "/\x7f", "/a/b/", "//", "/;", "/a/.../b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		if path == "" || path[0] != '/' || strings.ContainsAny(path, "?#") {
+			return
+		}
+		clean, plain := cleanPath(path)
+		if !clean {
+			return
+		}
+		slow, err := normalizeSlow(NormalizedPath{}, path)
+		if err != nil || slow.Path != path {
+			t.Fatalf("cleanPath(%q) passed, but the general path gives %q, %v", path, slow.Path, err)
+		}
+		if plain && slow.Match != path {
+			t.Fatalf("cleanPath(%q) says plain, but its match key is %q", path, slow.Match)
+		}
+	})
 }
