@@ -185,7 +185,7 @@ func TestMetricsAndHealth(t *testing.T) {
 	admin := "http://" + w.e.AdminAddr.String()
 	// The request is counted when the exchange retires, which may be just
 	// after the client has read the whole response: poll for it.
-	counted := `wsgrok_edge_requests_total{ingress="http",class="2xx"}`
+	counted := `wsgrok_edge_requests_total{ingress="http",class="2xx"} 1`
 	resp, body := mustGet(t, http.DefaultClient, admin+"/metrics")
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(body, counted) && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond) // no signal to wait on from outside the edge: /metrics is the interface

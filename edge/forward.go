@@ -3,7 +3,6 @@ package edge
 import (
 	"context"
 	"errors"
-	"net/netip"
 	"time"
 
 	"github.com/wsgrok/wsgrok/proto"
@@ -34,7 +33,7 @@ func requestMeta(proto string, tls bool, start time.Time) wire.Metadata {
 // forwardHeaders finishes a request's header list: the forwarding fields
 // are the edge's own (overwriting what the client sent, which it can
 // forge), and a tunnel may rewrite the authority.
-func forwardHeaders(h *wire.RequestHead, client netip.Addr, origHost string, stripAuth bool) {
+func forwardHeaders(h *wire.RequestHead, client string, origHost string, stripAuth bool) {
 	out := h.Header[:0]
 	for _, f := range h.Header {
 		switch f.Name {
@@ -50,7 +49,7 @@ func forwardHeaders(h *wire.RequestHead, client netip.Addr, origHost string, str
 		out = append(out, f)
 	}
 	out = append(out,
-		wire.HeaderField{Name: "x-forwarded-for", Value: client.String()},
+		wire.HeaderField{Name: "x-forwarded-for", Value: client},
 		wire.HeaderField{Name: "x-forwarded-proto", Value: h.Scheme},
 		wire.HeaderField{Name: "x-forwarded-host", Value: origHost})
 	h.Header = out

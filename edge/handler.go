@@ -149,7 +149,7 @@ func (h *httpHandler) exchange(w http.ResponseWriter, r *http.Request, rec *exch
 	head := wire.RequestHead{Method: r.Method, Scheme: scheme, Authority: r.Host, Path: norm.RequestURI()}
 	head.Header = wire.AppendHTTPHeader(make([]wire.HeaderField, 0, len(r.Header)+4), r.Header)
 	upgrade := r.ProtoMajor == 1 && head.Header != nil && wire.Get(head.Header, "upgrade") != ""
-	forwardHeaders(&head, client, r.Host, strip)
+	forwardHeaders(&head, client.String(), r.Host, strip)
 	fields := head.AppendFields(make([]wire.HeaderField, 0, len(head.Header)+4))
 
 	noBody := r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 && len(r.TransferEncoding) == 0

@@ -60,6 +60,8 @@ type hconn struct {
 	c         gnet.Conn
 	in        *httpIngress
 	remote    netip.AddrPort
+	remoteIP  string // remote's address and address:port, printed once
+	remoteAP  string // per connection, not per request (setRemote)
 	needProxy bool
 	handedOff bool
 	req       HTTP1Request
@@ -133,11 +135,15 @@ func (in *httpIngress) OnBoot(eng gnet.Engine) gnet.Action {
 	return gnet.None
 }
 
+func (hc *hconn) setRemote(ap netip.AddrPort) {
+	hc.remote, hc.remoteIP, hc.remoteAP = ap, ap.Addr().String(), ap.String()
+}
+
 func (in *httpIngress) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	hc := &hconn{c: c, in: in}
 	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		hc.remote = ta.AddrPort()
-		hc.remote = netip.AddrPortFrom(hc.remote.Addr().Unmap(), hc.remote.Port())
+		ap := ta.AddrPort()
+		hc.setRemote(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
 	}
 	hc.needProxy = len(in.trusted) > 0 && in.trusted.Contains(hc.remote.Addr())
 	hc.idleSince.Store(time.Now().UnixNano())
@@ -187,7 +193,7 @@ func (in *httpIngress) OnClose(c gnet.Conn, _ error) gnet.Action {
 	if status == 0 {
 		status = statusClientClosed
 	}
-	in.f.finish("http", exchangeRecord{t: ex.t, method: ex.method, path: ex.path, client: hc.remote.Addr().String(),
+	in.f.finish("http", exchangeRecord{t: ex.t, method: ex.method, path: ex.path, client: hc.remoteIP,
 		status: status, start: ex.start, bytesIn: ex.bytesIn, bytesOut: sent, blocked: ex.blocked})
 	if st != nil {
 		// The client left: stop the exchange and return every octet of
@@ -316,7 +322,7 @@ func (hc *hconn) pollDrain(progress bool) {
 }
 
 func (hc *hconn) retire(ex *exchange) {
-	hc.in.f.finish("http", exchangeRecord{t: ex.t, method: ex.method, path: ex.path, client: hc.remote.Addr().String(),
+	hc.in.f.finish("http", exchangeRecord{t: ex.t, method: ex.method, path: ex.path, client: hc.remoteIP,
 		status: ex.status, start: ex.start, bytesIn: ex.bytesIn, bytesOut: ex.sent, blocked: ex.blocked})
 	hc.ex = nil
 	// An idle connection keeps no buffer: both go back to the pool.
@@ -381,7 +387,7 @@ func (hc *hconn) next() gnet.Action {
 				return gnet.Close
 			}
 			if h.Command == 1 && h.Source.IsValid() {
-				hc.remote = h.Source
+				hc.setRemote(h.Source)
 			}
 			hc.needProxy = false
 			hc.c.Discard(n)
@@ -440,7 +446,7 @@ func (hc *hconn) next() gnet.Action {
 	}
 	ex.path = norm.Path
 	head := wire.RequestHead{Method: r.Method, Scheme: "http", Authority: r.Authority, Path: norm.RequestURI(), Header: r.Header}
-	forwardHeaders(&head, hc.remote.Addr(), r.Authority, strip)
+	forwardHeaders(&head, hc.remoteIP, r.Authority, strip)
 	ex.fields = head.AppendFields(make([]wire.HeaderField, 0, len(head.Header)+4))
 	if cl > 0 {
 		ex.reqBody = append([]byte(nil), buf[n:n+int(cl)]...)
@@ -475,7 +481,7 @@ func (hc *hconn) refuse(k errKind) gnet.Action {
 func (hc *hconn) open(ex *exchange) gnet.Action {
 	ex.attempts++
 	in := hc.in
-	opts := proto.OpenOptions{Kind: wire.KindHTTP, RemoteAddr: hc.remote.String(), Meta: requestMeta("HTTP/1.1", false, ex.start), Receiver: ex}
+	opts := proto.OpenOptions{Kind: wire.KindHTTP, RemoteAddr: hc.remoteAP, Meta: requestMeta("HTTP/1.1", false, ex.start), Receiver: ex}
 	st, err := ex.t.Open(opts)
 	if errors.Is(err, ErrAgentOffline) {
 		if ex.holdUntil.IsZero() {
