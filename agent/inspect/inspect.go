@@ -33,10 +33,10 @@ type Config struct {
 	MaxRequests int  // exchanges kept, newest first; default 500
 	MaxBody     int  // body bytes kept per direction per exchange; 0: 1 MiB; negative: none (sizes are kept)
 	Redact      bool // store and export Authorization, Proxy-Authorization, Cookie and Set-Cookie values as "[redacted]"
-	// MaxTotalBody bounds the body bytes kept across all exchanges
-	// (MaxRequests × 2 × MaxBody would be 1 GiB by default): past it, the
-	// oldest exchanges' bodies are dropped first, marked as truncated, their
-	// sizes kept. Default 4 MiB: hundreds of webhook payloads, a few large
+	// MaxTotalBody bounds the body bytes kept across all exchanges, at
+	// every moment (MaxRequests × 2 × MaxBody would be 1 GiB by default):
+	// to stay under it, the oldest exchanges' bodies are dropped first,
+	// marked as truncated, their sizes kept. Default 4 MiB: hundreds of webhook payloads, a few large
 	// bodies, and an agent that stays small (at 8 MiB, eight concurrent
 	// 1 MiB echoes kept the agent's live heap near 22 MB, half of it here).
 	MaxTotalBody int64
@@ -164,8 +164,9 @@ func (i *Inspector) Begin(t *agent.Tunnel, r *agent.ObservedRequest) agent.Captu
 		i: i, tunnel: t, tunnelName: tunnelName(t, r),
 		method: r.Method, path: r.Path, host: r.Host, proto: r.Proto, reqHeader: h,
 		clientAddr: r.ClientAddr, edgeStart: r.EdgeStart, start: r.Start, replay: r.Replay,
-		reqBody: body{max: i.cfg.MaxBody, held: &i.held}, respBody: body{max: i.cfg.MaxBody, held: &i.held},
-		rtt: r.RTT,
+		reqBody:  body{max: i.cfg.MaxBody, held: &i.held, budget: i.cfg.MaxTotalBody},
+		respBody: body{max: i.cfg.MaxBody, held: &i.held, budget: i.cfg.MaxTotalBody},
+		rtt:      r.RTT,
 	}
 	if e.start.IsZero() {
 		e.start = time.Now()
@@ -276,11 +277,26 @@ func (i *Inspector) Clear() {
 }
 
 // RequestBody implements agent.Capture.
-func (e *exchange) RequestBody(p []byte) {
+func (e *exchange) RequestBody(p []byte) { e.capture(&e.reqBody, p) }
+
+// capture keeps what of p fits b. When the inspector's budget is spent,
+// the oldest exchanges give up their bodies and b tries once more; if
+// the bodies of newer exchanges still fill it, b keeps no more and shows
+// as truncated.
+func (e *exchange) capture(b *body, p []byte) {
 	e.mu.Lock()
-	e.reqBody.write(p)
+	b.total += int64(len(p))
+	kept := b.keep(p)
 	e.mu.Unlock()
-	e.i.trimIfOver()
+	if kept {
+		return
+	}
+	e.i.trim()
+	e.mu.Lock()
+	if !b.keep(p) {
+		b.max = len(b.data)
+	}
+	e.mu.Unlock()
 }
 
 // Response implements agent.Capture.
@@ -298,12 +314,7 @@ func (e *exchange) Response(status int, header http.Header, upstream time.Durati
 }
 
 // ResponseBody implements agent.Capture.
-func (e *exchange) ResponseBody(p []byte) {
-	e.mu.Lock()
-	e.respBody.write(p)
-	e.mu.Unlock()
-	e.i.trimIfOver()
-}
+func (e *exchange) ResponseBody(p []byte) { e.capture(&e.respBody, p) }
 
 // dropBodies forgets e's captured bodies (their sizes stay) and stops
 // capturing more: e is evicted, or its bytes are needed for newer ones.
@@ -314,11 +325,10 @@ func (e *exchange) dropBodies() {
 	e.mu.Unlock()
 }
 
-// trimIfOver drops the bodies of the oldest exchanges while the bodies
-// kept exceed MaxTotalBody, down to three quarters of it, so that memory
-// stays bounded however large MaxRequests × MaxBody is.
-func (i *Inspector) trimIfOver() {
-	if i.held.Load() <= i.cfg.MaxTotalBody || !i.trimming.CompareAndSwap(false, true) {
+// trim drops the bodies of the oldest exchanges down to three quarters
+// of MaxTotalBody, to make room for newer ones.
+func (i *Inspector) trim() {
+	if !i.trimming.CompareAndSwap(false, true) {
 		return
 	}
 	defer i.trimming.Store(false)
@@ -352,10 +362,11 @@ func (e *exchange) Done(err error) {
 
 // body is a captured body: the first max bytes, and the true size.
 type body struct {
-	max   int
-	data  []byte
-	total int64
-	held  *atomic.Int64 // the inspector's count of kept body bytes
+	max    int
+	data   []byte
+	total  int64
+	held   *atomic.Int64 // the inspector's count of kept body bytes
+	budget int64         // the most held may reach (MaxTotalBody)
 }
 
 // drop forgets the data and captures no more; total stays.
@@ -367,11 +378,15 @@ func (b *body) drop() {
 	b.data, b.max = nil, 0
 }
 
-func (b *body) write(p []byte) {
-	b.total += int64(len(p))
+// keep appends what of p fits under max. It reports false, keeping
+// nothing, when growing the buffer would take the bytes held past the
+// budget: the budget holds at every moment, so that eight concurrent
+// 1 MiB exchanges do not each grow a 1 MiB buffer before the oldest are
+// trimmed (that took the agent from 28 to 44 MB of RSS).
+func (b *body) keep(p []byte) bool {
 	room := b.max - len(b.data)
 	if room <= 0 {
-		return
+		return true
 	}
 	if len(p) > room {
 		p = p[:room]
@@ -380,15 +395,20 @@ func (b *body) write(p []byte) {
 		// Grow to the next size class, never past max: memory stays
 		// bounded, and the classes are recycled (a 1 MiB response would
 		// otherwise allocate 2 MiB on its way there, at every request).
+		grow := int64(sizeClass(need, b.max) - cap(b.data))
+		if b.held != nil {
+			if b.held.Add(grow) > b.budget {
+				b.held.Add(-grow)
+				return false
+			}
+		}
 		nd := getBodyBuf(need, b.max)
 		nd = append(nd, b.data...)
-		if b.held != nil {
-			b.held.Add(int64(cap(nd) - cap(b.data)))
-		}
 		putBodyBuf(b.data)
 		b.data = nd
 	}
 	b.data = append(b.data, p...)
+	return true
 }
 
 // bodyClasses are the capacities captured bodies grow through; each has a
@@ -396,6 +416,16 @@ func (b *body) write(p []byte) {
 var bodyClasses = [...]int{512, 4 << 10, 32 << 10, 256 << 10, 1 << 20}
 
 var bodyPools [len(bodyClasses)]sync.Pool
+
+// sizeClass is the capacity of the buffer getBodyBuf(need, limit) returns.
+func sizeClass(need, limit int) int {
+	for _, c := range bodyClasses {
+		if c >= need && c <= limit {
+			return c
+		}
+	}
+	return min(max(need, limit), limit)
+}
 
 // getBodyBuf returns an empty buffer that holds at least need bytes (at
 // most limit, when limit is not a class).
