@@ -149,7 +149,7 @@ func (h *httpHandler) exchange(w http.ResponseWriter, r *http.Request, rec *exch
 	head := wire.RequestHead{Method: r.Method, Scheme: scheme, Authority: r.Host, Path: norm.RequestURI()}
 	head.Header = wire.AppendHTTPHeader(make([]wire.HeaderField, 0, len(r.Header)+4), r.Header)
 	upgrade := r.ProtoMajor == 1 && head.Header != nil && wire.Get(head.Header, "upgrade") != ""
-	forwardHeaders(&head, client.String(), r.Host, strip)
+	forwardHeaders(&head, rec.client, r.Host, strip)
 	fields := head.AppendFields(make([]wire.HeaderField, 0, len(head.Header)+4))
 
 	noBody := r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 && len(r.TransferEncoding) == 0
@@ -177,41 +177,13 @@ func (h *httpHandler) exchange(w http.ResponseWriter, r *http.Request, rec *exch
 	defer stop()
 	defer st.Close()
 
-	// The request body goes up while the response comes down. With
-	// Expect: 100-continue it waits for the agent's 100 (or a second, as
-	// clients do), and is never sent if a final answer comes first, so a
-	// refusal (401, 413) is not preceded by the upload (RFC 9110 §10.1.1).
-	var bodyN atomic.Int64 // the upload's size; the body goroutine may outlive an early return
-	defer func() { rec.bytesIn = bodyN.Load() }()
 	expect := strings.EqualFold(r.Header.Get("Expect"), "100-continue")
-	decision := make(chan bool, 1)
-	var decideOnce sync.Once
-	decide := func(send bool) { decideOnce.Do(func() { decision <- send }) }
-	bodyDone := make(chan struct{})
+	var up *upload // nil without a body: a GET costs none of its goroutine, channels and timer
 	if !noBody && !upgrade {
-		go func() {
-			defer close(bodyDone)
-			if !<-decision {
-				return
-			}
-			n, err := copyStream(streamWriter{st}, r.Body)
-			h.f.m.bytesIn.Add(int(n))
-			bodyN.Store(n)
-			if err != nil {
-				st.Reset(wire.ErrCodeCancel)
-				return
-			}
-			st.CloseWrite()
-		}()
-		if !expect {
-			decide(true)
-		}
-	} else {
-		close(bodyDone)
+		up = h.startUpload(st, r.Body, expect)
+		defer func() { rec.bytesIn = up.n.Load() }()
+		defer up.stop() // an early return leaves the body unsent
 	}
-	expectTimer := time.AfterFunc(time.Second, func() { decide(true) })
-	defer expectTimer.Stop()
-	defer decide(false) // an early return leaves the body unsent
 
 	var resp wire.ResponseHead
 	for {
@@ -237,7 +209,7 @@ func (h *httpHandler) exchange(w http.ResponseWriter, r *http.Request, rec *exch
 			break
 		}
 		if resp.Status == http.StatusContinue {
-			decide(true) // net/http writes the 100 itself when the body is read
+			up.decide(true) // net/http writes the 100 itself when the body is read
 			continue
 		}
 		wire.ToHTTPHeader(w.Header(), resp.Header)
@@ -245,7 +217,7 @@ func (h *httpHandler) exchange(w http.ResponseWriter, r *http.Request, rec *exch
 		clear(w.Header())
 	}
 	st.SetReadDeadline(time.Time{})
-	decide(!expect) // a final answer before 100: the upload is not wanted
+	up.decide(!expect) // a final answer before 100: the upload is not wanted
 
 	if resp.Status == http.StatusSwitchingProtocols {
 		if !upgrade {
@@ -281,8 +253,67 @@ func (h *httpHandler) exchange(w http.ResponseWriter, r *http.Request, rec *exch
 			}
 		}
 	}
-	<-bodyDone
+	up.wait()
 	return resp.Status
+}
+
+// upload sends a request body up its stream while the response comes
+// down. With Expect: 100-continue it waits for the agent's 100 (or a
+// second, as clients do), and is never sent if a final answer comes
+// first, so a refusal (401, 413) is not preceded by the upload (RFC 9110
+// §10.1.1). A nil *upload is a request without a body.
+type upload struct {
+	decision chan bool
+	once     sync.Once
+	done     chan struct{}
+	timer    *time.Timer  // sends anyway after a second of no 100; nil without Expect
+	n        atomic.Int64 // octets sent; the goroutine may outlive the exchange
+}
+
+func (h *httpHandler) startUpload(st *proto.Stream, body io.Reader, expect bool) *upload {
+	u := &upload{decision: make(chan bool, 1), done: make(chan struct{})}
+	go func() {
+		defer close(u.done)
+		if !<-u.decision {
+			return
+		}
+		n, err := copyStream(streamWriter{st}, body)
+		h.f.m.bytesIn.Add(int(n))
+		u.n.Store(n)
+		if err != nil {
+			st.Reset(wire.ErrCodeCancel)
+			return
+		}
+		st.CloseWrite()
+	}()
+	if expect {
+		u.timer = time.AfterFunc(time.Second, func() { u.decide(true) })
+	} else {
+		u.decide(true)
+	}
+	return u
+}
+
+// decide lets the body go up, or not; the first decision holds.
+func (u *upload) decide(send bool) {
+	if u != nil {
+		u.once.Do(func() { u.decision <- send })
+	}
+}
+
+// stop ends the wait for a 100; an undecided body is not sent.
+func (u *upload) stop() {
+	if u.timer != nil {
+		u.timer.Stop()
+	}
+	u.decide(false)
+}
+
+// wait waits for the body to be sent or given up.
+func (u *upload) wait() {
+	if u != nil {
+		<-u.done
+	}
 }
 
 // copyResponse streams the body, flushing whenever the stream has nothing
