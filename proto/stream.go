@@ -392,35 +392,17 @@ func (st *Stream) ReadHeaders() ([]wire.HeaderField, error) {
 }
 
 // Write writes p as DATA, waiting for flow-control credit as needed.
-func (st *Stream) Write(p []byte) (int, error) {
-	total := 0
-	for {
-		n, _, err := st.s.w.data(st, p, false)
-		total += n
-		p = p[n:]
-		if err != nil {
-			return total, err
-		}
-		if len(p) == 0 {
-			return total, nil
-		}
-		select {
-		case <-st.wnotify:
-		case <-st.writeDL.wait():
-			return total, os.ErrDeadlineExceeded
-		case <-st.s.closed:
-			return total, st.s.closedErr()
-		}
-	}
-}
+func (st *Stream) Write(p []byte) (int, error) { return st.write(p, false) }
 
 // WriteEnd writes p as DATA and half-closes the stream, like Write and
 // then CloseWrite, but END_STREAM rides on p's last frame: a response
 // that fits in one frame costs the peer one frame, not two.
-func (st *Stream) WriteEnd(p []byte) (int, error) {
+func (st *Stream) WriteEnd(p []byte) (int, error) { return st.write(p, true) }
+
+func (st *Stream) write(p []byte, end bool) (int, error) {
 	total := 0
 	for {
-		n, sentEnd, err := st.s.w.data(st, p, true)
+		n, sentEnd, err := st.s.w.data(st, p, end)
 		total += n
 		p = p[n:]
 		if sentEnd {
@@ -429,6 +411,9 @@ func (st *Stream) WriteEnd(p []byte) (int, error) {
 		}
 		if err != nil {
 			return total, err
+		}
+		if len(p) == 0 && !end {
+			return total, nil
 		}
 		select {
 		case <-st.wnotify:
