@@ -3,5 +3,7 @@
 //
 //	go test -fuzz=FuzzFrame -fuzztime=30s ./fuzz
 //
-// `make fuzz` runs each for a while; `make test` runs each briefly.
+// `make fuzz` runs each for a while; `make test` runs each briefly, and
+// with them the few targets that need a package's internals and so live
+// beside it (edge's FuzzCleanPath).
 package fuzz
