@@ -39,20 +39,46 @@ func newUpstreamTransport(cfg Config) *http.Transport {
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// bulkBufs hold the buffers of copies that keep filling the small one.
-var bulkBufs = sync.Pool{New: func() any { b := make([]byte, bulkCopy); return &b }}
+// Bulk copies, those that keep filling the small buffer, move in large
+// ones: a Stream.Write of 256 KiB is four full frames in one batch for
+// the session writer, where 32 KiB writes woke it (and, through it, the
+// edge's reader and event loop) once per 32 KiB. Only a few bulk copies
+// get one: a 100 MiB download took 8-20% more agent CPU with 128 KiB,
+// but POST echoes at c=8 hold sixteen copies, one each way per
+// exchange, and at 256 KiB each they were 3.5 MB of the agent's peak.
+// The rest get 128 KiB, two frames a write.
+const (
+	bulkLarge    = 256 << 10
+	bulkSmall    = 128 << 10
+	bulkLargeMax = 4 // large buffers in use at once
+)
 
-// bulkCopy is the buffer of a bulk copy: a Stream.Write of this much is
-// two full frames in one batch for the session writer, where 32 KiB
-// writes woke it (and, through it, the edge's reader and event loop)
-// once per 32 KiB. 256 KiB was no faster on 1 MiB GETs at c=8 (agent CPU
-// per request within 5% over four interleaved rounds), and POST echoes
-// at c=8 hold sixteen of them, one each way per exchange.
-const bulkCopy = 128 << 10
+var (
+	bulkLargeBufs = sync.Pool{New: func() any { b := make([]byte, bulkLarge); return &b }}
+	bulkSmallBufs = sync.Pool{New: func() any { b := make([]byte, bulkSmall); return &b }}
+	bulkLargeUsed atomic.Int32
+)
+
+func getBulk() *[]byte {
+	if bulkLargeUsed.Add(1) <= bulkLargeMax {
+		return bulkLargeBufs.Get().(*[]byte)
+	}
+	bulkLargeUsed.Add(-1)
+	return bulkSmallBufs.Get().(*[]byte)
+}
+
+func putBulk(b *[]byte) {
+	if len(*b) == bulkLarge {
+		bulkLargeBufs.Put(b)
+		bulkLargeUsed.Add(-1)
+		return
+	}
+	bulkSmallBufs.Put(b)
+}
 
 // copyStream copies src to dst like io.CopyBuffer with a pooled 32 KiB
-// buffer, moving to a pooled 128 KiB one once a read fills the small
-// buffer: a small body never touches the large pool, so a thousand
+// buffer, moving to a pooled bulk one (getBulk) once a read fills the
+// small buffer: a small body never touches the large pool, so a thousand
 // concurrent small exchanges cost 32 KiB each, while a bulk body moves in
 // few large writes.
 func copyStream(dst io.Writer, src io.Reader) (int64, error) {
@@ -62,7 +88,7 @@ func copyStream(dst io.Writer, src io.Reader) (int64, error) {
 	defer func() {
 		copyBufs.Put(bp)
 		if bulk != nil {
-			bulkBufs.Put(bulk)
+			putBulk(bulk)
 		}
 	}()
 	lw, _ := dst.(lastWriter)
@@ -85,7 +111,7 @@ func copyStream(dst io.Writer, src io.Reader) (int64, error) {
 				return total, io.ErrShortWrite
 			}
 			if bulk == nil && n == len(buf) {
-				bulk = bulkBufs.Get().(*[]byte)
+				bulk = getBulk()
 				buf = *bulk
 			}
 		}
