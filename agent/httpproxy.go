@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -201,7 +202,7 @@ func (a *Agent) serveHTTP(t *Tunnel, st *proto.Stream) {
 	var cp Capture
 	if a.cfg.Observer != nil {
 		cp = a.cfg.Observer.Begin(t, &ObservedRequest{Method: head.Method, Path: head.Path, Host: head.Authority,
-			Proto: st.Meta().Get("proto"), Header: req.Header.Clone(), ClientAddr: st.ClientAddr(),
+			Proto: st.Meta().Get("proto"), Header: req.Header, ClientAddr: st.ClientAddr(),
 			RTT: st.Session().RTT(), EdgeStart: edgeStart(st.Meta()), Start: start})
 	}
 	if cp != nil {
@@ -240,13 +241,15 @@ func (a *Agent) serveHTTP(t *Tunnel, st *proto.Stream) {
 	defer resp.Body.Close()
 	ev.Status = resp.StatusCode
 	if cp != nil {
-		cp.Response(resp.StatusCode, resp.Header.Clone(), time.Since(start))
+		cp.Response(resp.StatusCode, resp.Header, time.Since(start))
 	}
 
+	// resp.Header is left as it came (the observer may hold it): its
+	// Content-Length is dropped from the fields, and set from
+	// resp.ContentLength below.
 	out := make([]wire.HeaderField, 0, len(resp.Header)+2)
 	out = append(out, wire.HeaderField{Name: ":status", Value: strconv.Itoa(resp.StatusCode)})
-	resp.Header.Del("Content-Length")
-	out = wire.AppendHTTPHeader(out, resp.Header)
+	out = slices.DeleteFunc(wire.AppendHTTPHeader(out, resp.Header), func(f wire.HeaderField) bool { return f.Name == "content-length" })
 	if resp.ContentLength >= 0 && resp.StatusCode != http.StatusSwitchingProtocols {
 		out = append(out, wire.HeaderField{Name: "content-length", Value: strconv.FormatInt(resp.ContentLength, 10)})
 	}

@@ -27,7 +27,7 @@ type ObservedRequest struct {
 	Path       string
 	Host       string
 	Proto      string      // of the public request: HTTP/1.1, HTTP/2.0
-	Header     http.Header // a copy: the observer may keep and change it
+	Header     http.Header // as sent to the local service: keep it, but Clone it to change it
 	ClientAddr string
 	RTT        time.Duration // of the session that carried it (0 if unknown)
 	EdgeStart  time.Time     // when the edge received the request (zero if unknown)
@@ -40,7 +40,8 @@ type ObservedRequest struct {
 type Capture interface {
 	RequestBody(p []byte)
 	// Response reports the local service's response head; upstream is how
-	// long the local service took to answer.
+	// long the local service took to answer. header may be kept, but must
+	// be cloned to be changed.
 	Response(status int, header http.Header, upstream time.Duration)
 	ResponseBody(p []byte)
 	// Done ends the exchange; err is nil on success.

@@ -134,7 +134,8 @@ func TestTruncationShown(t *testing.T) {
 func TestRedaction(t *testing.T) {
 	ins := inspect.New(inspect.Config{Redact: true})
 	h := http.Header{"Authorization": {"Bearer sk_live_123"}, "Cookie": {"session=abc; theme=dark"}, "X-Other": {"kept"}}
-	id := feed(t, ins, "GET", "/", h, nil, 200, http.Header{"Set-Cookie": {"session=xyz; Path=/; HttpOnly"}})
+	rh := http.Header{"Set-Cookie": {"session=xyz; Path=/; HttpOnly"}}
+	id := feed(t, ins, "GET", "/", h, nil, 200, rh)
 	d, _ := ins.Detail(id)
 	got := map[string]string{}
 	for _, kv := range append(d.Request.Header, d.Response.Header...) {
@@ -147,9 +148,12 @@ func TestRedaction(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
 		}
 	}
-	// The header is the inspector's to redact in place (ObservedRequest);
-	// TestAPIRedactedTruncatedThroughTunnel checks that the local service
-	// still gets the secret.
+	if h.Get("Authorization") != "Bearer sk_live_123" {
+		t.Error("the agent's header was changed: the inspector must redact a copy")
+	}
+	if rh.Get("Set-Cookie") != "session=xyz; Path=/; HttpOnly" {
+		t.Error("the local service's response header was changed: the inspector must redact a copy")
+	}
 	curl, _ := ins.Curl(id)
 	har, _ := json.Marshal(ins.HAR())
 	for _, s := range []string{curl, string(har)} {

@@ -151,7 +151,7 @@ func (i *Inspector) Begin(t *agent.Tunnel, r *agent.ObservedRequest) agent.Captu
 	if t == nil || r == nil {
 		return nil
 	}
-	h := r.Header // the agent's copy, ours to keep
+	h := r.Header // the agent's; cloned before redaction changes it
 	if h == nil {
 		h = http.Header{}
 	}
@@ -160,6 +160,7 @@ func (i *Inspector) Begin(t *agent.Tunnel, r *agent.ObservedRequest) agent.Captu
 		fp = headerFingerprint(h) // before redaction, as the replay computed it
 	}
 	if i.cfg.Redact {
+		h = h.Clone()
 		redactHeader(h, false)
 	}
 	e := &exchange{
@@ -307,6 +308,7 @@ func (e *exchange) Response(status int, header http.Header, upstream time.Durati
 		header = http.Header{}
 	}
 	if e.i.cfg.Redact {
+		header = header.Clone()
 		redactHeader(header, true)
 	}
 	e.mu.Lock()
