@@ -60,8 +60,8 @@ type hconn struct {
 	c         gnet.Conn
 	in        *httpIngress
 	remote    netip.AddrPort
-	remoteIP  string // remote's address and address:port, printed once
-	remoteAP  string // per connection, not per request (setRemote)
+	remoteIP  string // remote's address, printed once per connection (setRemote)
+	remoteAP  string // remote's address:port, likewise
 	needProxy bool
 	handedOff bool
 	req       HTTP1Request
