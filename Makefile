@@ -58,6 +58,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags nocontrol ./edge/cmd/wsgrok-edge
 
 clean:
 	rm -rf $(BIN) .run

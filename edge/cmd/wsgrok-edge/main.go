@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -24,7 +23,6 @@ import (
 
 	"github.com/peterbourgon/ff/v3"
 
-	"github.com/wsgrok/wsgrok/control"
 	"github.com/wsgrok/wsgrok/edge"
 )
 
@@ -69,7 +67,7 @@ func run(args []string, stdout io.Writer, sig <-chan os.Signal) error {
 	fs.DurationVar(&cfg.OfflineGrace, "offline-grace", d.OfflineGrace, "how long a tunnel keeps its name after its agent leaves")
 	fs.IntVar(&cfg.MaxTunnelsPerAgent, "max-tunnels-per-agent", d.MaxTunnelsPerAgent, "tunnels per agent connection")
 	grace := fs.Duration("shutdown-grace", 30*time.Second, "how long SIGTERM waits for in-flight requests")
-	controlAddr := fs.String("control-addr", "127.0.0.1:9000", "listener of the embedded control service and dashboard, or off")
+	controlAddr := fs.String("control-addr", defaultControlAddr, "listener of the embedded control service and dashboard, or off")
 	fs.StringVar(&cfg.ControlURL, "control-url", "", "URL of a standalone wsgrok-control to sync from (instead of embedding one)")
 	fs.StringVar(&cfg.ControlSecret, "control-secret", "", "the edge secret of --control-url")
 	quarantine := fs.Duration("name-quarantine", 24*time.Hour, "embedded control: how long a released name is kept from other accounts")
@@ -95,8 +93,8 @@ func run(args []string, stdout io.Writer, sig <-chan os.Signal) error {
 		if ctl, err = startControl(*controlAddr, cfg, *quarantine); err != nil {
 			return err
 		}
-		defer ctl.svc.Close()
-		cfg.ControlURL, cfg.ControlSecret = ctl.url, ctl.svc.EdgeSecret()
+		defer ctl.close()
+		cfg.ControlURL, cfg.ControlSecret = ctl.url, ctl.edgeSecret()
 	}
 	e, err := edge.New(cfg)
 	if err != nil {
@@ -112,12 +110,12 @@ func run(args []string, stdout io.Writer, sig <-chan os.Signal) error {
 		var tok string
 		switch {
 		case ctl != nil:
-			d, err := ctl.svc.EnsureDevSetup(context.Background(), "dev@localhost")
+			email, password, token, err := ctl.devSetup(context.Background(), "dev@localhost")
 			if err != nil {
 				return err
 			}
-			tok = d.Authtoken
-			fmt.Fprintf(stdout, "  dashboard: %s  (log in as %s, password %s)\n", ctl.url, d.Email, d.Password)
+			tok = token
+			fmt.Fprintf(stdout, "  dashboard: %s  (log in as %s, password %s)\n", ctl.url, email, password)
 		case cfg.ControlURL == "":
 			if tok, err = e.MintDevToken(*devAccount); err != nil {
 				return err
@@ -146,30 +144,4 @@ func run(args []string, stdout io.Writer, sig <-chan os.Signal) error {
 	}()
 	e.Shutdown(ctx)
 	return nil
-}
-
-// embedded is the control service running in this process.
-type embedded struct {
-	svc *control.Service
-	url string
-}
-
-// startControl opens the control service's store under the edge's data
-// directory and serves its API and dashboard on addr.
-func startControl(addr string, cfg edge.Config, quarantine time.Duration) (*embedded, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("control service: %w (choose another --control-addr, or off)", err)
-	}
-	url := "http://" + ln.Addr().String()
-	svc, err := control.New(control.Config{
-		DataDir: filepath.Join(cfg.DataDir, "control"), PublicURL: url, Domain: cfg.Domain,
-		Quarantine: quarantine, Logger: cfg.Logger.With("component", "control"),
-	})
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	go svc.Serve(ln)
-	return &embedded{svc: svc, url: url}, nil
 }

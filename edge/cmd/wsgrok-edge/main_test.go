@@ -1,3 +1,5 @@
+//go:build !nocontrol
+
 package main
 
 import (
