@@ -649,6 +649,12 @@ func (ex *exchange) OnData(st *proto.Stream, p []byte, end bool) {
 	hc := ex.hc
 	hc.mu.Lock()
 	if ex.finished || ex.st != st || !ex.gotHead || (ex.declared == 0 && !ex.chunked) {
+		if !ex.finished && ex.st == st && ex.gotHead {
+			// A response without a body whose END_STREAM comes in a DATA
+			// frame of its own: its head may be waiting in out.
+			ex.endLocked(end)
+			hc.wakeLocked()
+		}
 		hc.mu.Unlock()
 		st.Consumed(len(p)) // nothing to deliver: give the credit straight back
 		if !ex.gotHead && len(p) > 0 {

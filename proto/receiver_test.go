@@ -239,3 +239,39 @@ func TestSteadyStateDataDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%.2f allocations per DATA frame in steady state", per)
 	}
 }
+
+// A stream reset in answer to the peer's misbehaviour on it is news to
+// its Receiver, which would otherwise wait for the rest of the stream;
+// a reset by the stream's owner is not reported back to it.
+func TestReceiverSeesResetForPeerMisbehaviour(t *testing.T) {
+	r, s := rawClient(t, tcp(), Config{})
+	rec := newRecorder()
+	st, err := s.Open(OpenOptions{TunnelID: 1, Kind: wire.KindHTTP, Receiver: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := r.next().(*wire.Open); !ok || o.StreamID != st.ID() {
+		t.Fatalf("want OPEN of %d, got %#v", st.ID(), o)
+	}
+	r.send(&wire.WindowUpdate{StreamID: st.ID(), Increment: wire.MaxWindow}) // overflows the stream's window
+	r.expectReset(st.ID(), wire.ErrCodeFlowControl)
+	rec.waitFor(t, func() bool { return rec.resetErr != nil })
+	var re *ResetError
+	if !errors.As(rec.resetErr, &re) || re.Code != wire.ErrCodeFlowControl || re.Remote {
+		t.Fatalf("OnReset got %v", rec.resetErr)
+	}
+
+	own := newRecorder()
+	st2, err := s.Open(OpenOptions{TunnelID: 1, Kind: wire.KindHTTP, Receiver: own})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st2.Reset(wire.ErrCodeCancel)
+	r.expectReset(st2.ID(), wire.ErrCodeCancel)
+	r.alive() // the session has handled everything before the PING
+	own.mu.Lock()
+	defer own.mu.Unlock()
+	if own.resetErr != nil {
+		t.Fatalf("the owner's own reset came back as OnReset(%v)", own.resetErr)
+	}
+}

@@ -22,8 +22,9 @@ type Receiver interface {
 	// OnData delivers data; p is valid only during the call. The stream's
 	// window stays spent until the receiver calls Consumed.
 	OnData(st *Stream, p []byte, endStream bool)
-	// OnReset reports, once, that the stream was reset by the peer or that
-	// the session ended. It may come after OnData with endStream, when the
+	// OnReset reports, once, that the stream was reset by the peer, by
+	// the session in answer to the peer's misbehaviour on it, or that the
+	// session ended; not a reset the owner asked for. It may come after OnData with endStream, when the
 	// peer stops a stream it has finished reading (RESET NO_ERROR).
 	OnReset(st *Stream, err error)
 	// OnWritable reports that window opened after TryWrite took less than
@@ -245,16 +246,17 @@ func (st *Stream) receiveHeaders(fields []wire.HeaderField, end bool) error {
 }
 
 func (st *Stream) receiveReset(code wire.ErrCode) {
-	st.fail(&ResetError{Code: code, Remote: true}, false)
+	st.fail(&ResetError{Code: code, Remote: true}, false, true)
 }
 
 func (st *Stream) sessionClosed(err error) {
-	st.fail(err, false)
+	st.fail(err, false, true)
 }
 
 // fail ends the stream with err in both directions. Data already received
-// stays readable; a RESET is sent when sendReset is set.
-func (st *Stream) fail(err error, sendReset bool) {
+// stays readable; a RESET is sent when sendReset is set. notify tells the
+// Receiver: always unless the stream's owner reset it itself.
+func (st *Stream) fail(err error, sendReset, notify bool) {
 	first := false
 	st.resetOnce.Do(func() { first = true })
 	if !first {
@@ -286,8 +288,8 @@ func (st *Stream) fail(err error, sendReset bool) {
 		st.s.w.credit(0, 0, discard)
 	}
 	st.wakeWriterAlways()
-	if st.recv != nil && !sendReset {
-		st.recv.OnReset(st, err) // a local reset is the caller's own doing
+	if st.recv != nil && notify {
+		st.recv.OnReset(st, err)
 	}
 	st.markDone(stReset)
 }
@@ -309,7 +311,11 @@ func (st *Stream) reset(code wire.ErrCode, answer bool) error {
 	err := st.s.w.control(func(b []byte) []byte {
 		return (&wire.Reset{StreamID: st.id, Code: code}).Append(b)
 	}, answer)
-	st.fail(&ResetError{Code: code}, true)
+	// A reset in answer to the peer's misbehaviour (DATA after END_STREAM,
+	// a bad header block) is news to the Receiver, which would otherwise
+	// wait for the rest of a stream that will never come; a reset by the
+	// stream's owner is its own doing.
+	st.fail(&ResetError{Code: code}, true, answer)
 	return err
 }
 
