@@ -609,10 +609,13 @@ func (ex *exchange) OnHeaders(st *proto.Stream, fields []wire.HeaderField, end b
 	}
 	hc.out = appendH1ResponseHead(hc.outLocked(), resp.Status, resp.Header, ex.chunked, ex.closeConn)
 	ex.endLocked(end)
-	if !end && st.ReaderBuffered() >= wire.HeaderLen {
-		// More frames are here already, most likely this response's
-		// body: the head goes out with it (OnData), or with the loop.
-		hc.wakeLocked()
+	if !end && st.NextFrameIsOwn() {
+		// This response's next frame is here already, most likely its
+		// body: the head waits in out and goes with it, in OnData's
+		// write, or the loop is woken then (every callback for this
+		// stream flushes or wakes). Waking the loop now instead made it
+		// race OnData for out and hc.mu, and won often enough to put a
+		// loop wake-up on the path of most small responses.
 		return
 	}
 	if !end && hc.directLocked() {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -273,5 +274,47 @@ func TestReceiverSeesResetForPeerMisbehaviour(t *testing.T) {
 	defer own.mu.Unlock()
 	if own.resetErr != nil {
 		t.Fatalf("the owner's own reset came back as OnReset(%v)", own.resetErr)
+	}
+}
+
+// peeker records NextFrameIsOwn as each callback sees it.
+type peeker struct {
+	*recorder
+	own []bool
+}
+
+func (p *peeker) OnHeaders(st *Stream, f []wire.HeaderField, end bool) {
+	p.mu.Lock()
+	p.own = append(p.own, st.NextFrameIsOwn())
+	p.mu.Unlock()
+	p.recorder.OnHeaders(st, f, end)
+}
+
+func TestNextFrameIsOwn(t *testing.T) {
+	r, s := rawClient(t, tcp(), Config{})
+	p := &peeker{recorder: newRecorder()}
+	a, _ := s.Open(OpenOptions{TunnelID: 1, Kind: wire.KindHTTP, Receiver: p})
+	b, _ := s.Open(OpenOptions{TunnelID: 1, Kind: wire.KindHTTP, Receiver: newRecorder()})
+	r.next()
+	r.next()
+	head := func(id uint32, end bool) *wire.Headers {
+		var fl wire.Flags
+		if end {
+			fl = wire.FlagEndStream
+		}
+		return &wire.Headers{StreamID: id, Flags: fl, Block: r.enc.AppendBlock(nil, []wire.HeaderField{{Name: ":status", Value: "200"}})}
+	}
+	// Each line one write, so what follows a head is in the reader's
+	// buffer: a's DATA (own); b's HEADERS (another stream's); a's
+	// WINDOW_UPDATE (a's, but no callback of its Receiver follows);
+	// nothing.
+	r.send(head(a.ID(), false), &wire.Data{StreamID: a.ID(), Data: []byte("x")})
+	r.send(head(a.ID(), false), head(b.ID(), true))
+	r.send(head(a.ID(), false), &wire.WindowUpdate{StreamID: a.ID(), Increment: 1})
+	r.alive()
+	r.send(head(a.ID(), true))
+	p.waitFor(t, func() bool { return p.end })
+	if want := []bool{true, false, false, false}; !slices.Equal(p.own, want) {
+		t.Fatalf("NextFrameIsOwn in OnHeaders: %v, want %v", p.own, want)
 	}
 }

@@ -28,6 +28,18 @@ func (r *Reader) SetMaxFrameSize(n uint32) { r.maxFrame = n }
 // Buffered returns the number of unread octets held.
 func (r *Reader) Buffered() int { return r.end - r.start }
 
+// Peek returns the header of the next frame when its HeaderLen octets are
+// already buffered, without consuming anything or reading from the
+// stream. A header that does not parse is reported as absent: ReadFrame
+// will meet the error.
+func (r *Reader) Peek() (FrameHeader, bool) {
+	if r.end-r.start < HeaderLen {
+		return FrameHeader{}, false
+	}
+	h, err := ParseHeader(r.buf[r.start:r.end])
+	return h, err == nil
+}
+
 // ReadPreface reads and checks the 8-octet preface (spec §3.1).
 func (r *Reader) ReadPreface() error {
 	if err := r.fill(len(Preface)); err != nil {

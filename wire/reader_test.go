@@ -100,3 +100,33 @@ func TestReaderBadPreface(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestReaderPeekReadsNothing(t *testing.T) {
+	stream := (&Data{StreamID: 3, Data: []byte("abc")}).Append(nil)
+	stream = AppendWindowUpdate(stream, 5, 1)
+	r := NewReader(&countingReader{r: bytes.NewReader(stream), limit: len(stream), t: t}, 65536, 0)
+	if _, ok := r.Peek(); ok {
+		t.Fatal("Peek before any read reported a frame")
+	}
+	if h, _, err := r.ReadFrame(); err != nil || h.StreamID != 3 {
+		t.Fatalf("first frame %+v, %v", h, err)
+	}
+	h, ok := r.Peek() // both frames came in one read: the second's header is held
+	if !ok || h.Type != FrameWindowUpdate || h.StreamID != 5 {
+		t.Fatalf("Peek: %+v %v, want WINDOW_UPDATE on 5", h, ok)
+	}
+	if h2, _, err := r.ReadFrame(); err != nil || h2 != h {
+		t.Fatalf("ReadFrame after Peek: %+v, %v", h2, err)
+	}
+	if _, ok := r.Peek(); ok {
+		t.Fatal("Peek at the end reported a frame")
+	}
+	// Eight octets of a header are not a header.
+	r = NewReader(iotest.OneByteReader(bytes.NewReader(AppendWindowUpdate(nil, 1, 1))), 65536, 0)
+	if err := r.fill(HeaderLen - 1); err != nil || r.Buffered() != HeaderLen-1 {
+		t.Fatalf("fill: %v, %d buffered", err, r.Buffered())
+	}
+	if _, ok := r.Peek(); ok {
+		t.Fatal("Peek reported a partial header")
+	}
+}
