@@ -73,7 +73,8 @@ func FuzzFrame(f *testing.F) {
 }
 
 // FuzzReader feeds a byte stream to the frame reader: it must never buffer
-// more than one largest frame, whatever the stream claims.
+// more than one largest frame, whatever the stream claims, and a header
+// Peek reports is the header the next ReadFrame returns.
 func FuzzReader(f *testing.F) {
 	var all []byte
 	for _, fr := range seedFrames() {
@@ -87,7 +88,11 @@ func FuzzReader(f *testing.F) {
 			return
 		}
 		for {
+			peeked, ok := r.Peek()
 			h, p, err := r.ReadFrame()
+			if ok && h != peeked {
+				t.Fatalf("Peek said %v, ReadFrame read %v", peeked, h)
+			}
 			if err != nil {
 				return
 			}
