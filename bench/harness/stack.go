@@ -210,23 +210,7 @@ func (e *edgeProc) metric(name string) (float64, error) {
 
 // startBackend runs wsgrok-backend on a free port with h2c.
 func startBackend(bin, dir string) (*proc, string, error) {
-	logPath := filepath.Join(dir, "backend.log")
-	p, err := startProc("wsgrok-backend", logPath, filepath.Join(bin, "wsgrok-backend"), "-addr", "127.0.0.1:0", "-h2c")
-	if err != nil {
-		return nil, "", err
-	}
-	var addr string
-	err = p.waitFor(10*time.Second, "printing its address", func() bool {
-		b, _ := os.ReadFile(logPath)
-		_, rest, ok := strings.Cut(string(b), "listening on http://")
-		addr, _, _ = strings.Cut(rest, "\n")
-		return ok && strings.HasSuffix(string(b), "\n")
-	})
-	if err != nil {
-		p.stop(time.Second)
-		return nil, "", err
-	}
-	return p, addr, nil
+	return startListener("wsgrok-backend", filepath.Join(dir, "backend.log"), filepath.Join(bin, "wsgrok-backend"), "-addr", "127.0.0.1:0", "-h2c")
 }
 
 // startAgent runs the wsgrok agent tunnelling upstream as name, and waits
@@ -263,6 +247,64 @@ func startAgent(bin, dir string, e *edgeProc, upstream, name string) (*proc, err
 	return p, nil
 }
 
+// relayPair is the bare relay (RelayConfig): its public half, which
+// stands where the edge stands, and its backend half, where the agent
+// stands.
+type relayPair struct {
+	public, back *proc
+	addr         string // the public half's 127.0.0.1:port
+}
+
+// startRelay runs both halves of the bare relay in front of backend.
+func startRelay(bin, dir, backend string) (*relayPair, error) {
+	exe := filepath.Join(bin, "wsgrok-bench")
+	cert := filepath.Join(dir, "relay.pem")
+	r := &relayPair{}
+	var err error
+	var backAddr string
+	if r.back, backAddr, err = startListener("relay (backend half)", filepath.Join(dir, "relay-back.log"), exe,
+		"relay", "-to", backend, "-cert-out", cert); err != nil {
+		return nil, err
+	}
+	if r.public, r.addr, err = startListener("relay (public half)", filepath.Join(dir, "relay-public.log"), exe,
+		"relay", "-to", backAddr, "-dial-ca", cert); err != nil {
+		r.stop()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *relayPair) stop() {
+	if r != nil {
+		r.public.stop(3 * time.Second)
+		r.back.stop(3 * time.Second)
+	}
+}
+
+// startListener starts a child that prints "listening on [scheme://]ADDR"
+// once it listens, and returns that address.
+func startListener(name, logPath, bin string, args ...string) (*proc, string, error) {
+	p, err := startProc(name, logPath, bin, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	var addr string
+	err = p.waitFor(10*time.Second, "printing its address", func() bool {
+		b, _ := os.ReadFile(logPath)
+		_, rest, ok := strings.Cut(string(b), "listening on ")
+		addr, _, _ = strings.Cut(rest, "\n")
+		if _, a, scheme := strings.Cut(addr, "://"); scheme {
+			addr = a
+		}
+		return ok && strings.HasSuffix(string(b), "\n")
+	})
+	if err != nil {
+		p.stop(time.Second)
+		return nil, "", err
+	}
+	return p, addr, nil
+}
+
 // publicURL is the edge's URL for tunnel name on listener addr.
 func publicURL(scheme, name, addr, path string) string {
 	_, port, _ := net.SplitHostPort(addr)
@@ -288,7 +330,7 @@ func raiseFileLimit() (uint64, error) {
 // checkBinaries says what to run when ./bin is not built.
 func checkBinaries(bin string) error {
 	var missing []string
-	for _, b := range []string{"wsgrok-edge", "wsgrok", "wsgrok-backend"} {
+	for _, b := range []string{"wsgrok-edge", "wsgrok", "wsgrok-backend", "wsgrok-bench"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); errors.Is(err, os.ErrNotExist) {
 			missing = append(missing, b)
 		}

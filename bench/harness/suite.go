@@ -14,7 +14,7 @@ import (
 
 // SuiteConfig configures RunSuite.
 type SuiteConfig struct {
-	Bin      string        // directory with wsgrok-edge, wsgrok and wsgrok-backend
+	Bin      string        // directory with wsgrok-edge, wsgrok, wsgrok-backend and wsgrok-bench
 	Out      string        // directory for latest.{json,md,svg}; "" writes none
 	Rounds   int           // each contender runs this often per scenario, interleaved
 	Duration time.Duration // measured time of each run
@@ -64,12 +64,13 @@ type scenario struct {
 	ws, h2      bool
 	download    bool
 	unit        string   // the throughput that ratios compare: "req/s" or "MiB/s"
-	contenders  []string // default: all three
+	contenders  []string // default: direct, relay, wsgrok-http, wsgrok-https
 	goal        func(c, direct *ContenderReport) (goal, value string, met bool)
 }
 
 const (
 	direct      = "direct"
+	relay       = "relay" // the floor: RelayConfig; measured, never a goal
 	wsgrokHTTP  = "wsgrok-http"
 	wsgrokHTTPS = "wsgrok-https"
 
@@ -87,7 +88,7 @@ func scenarioList() []scenario {
 		{name: "post-1mib-c8", title: "POST 1 MiB to /echo, 8 connections (MiB/s both ways)", path: "/echo", body: 1 << 20, conns: 8, unit: "MiB/s", goal: noErrorsAndRatio(0.35)},
 		{name: "download-100mib", title: "GET 100 MiB, 1 connection", path: "/bytes?n=104857600", conns: 1, download: true, unit: "MiB/s", goal: ratioAtLeast(0.40)},
 		{name: "h2-16x16", title: "HTTP/2 GET /hello, 16 connections × 16 streams (direct: h2c)", path: "/hello", conns: 16, streams: 16, h2: true, unit: "req/s",
-			contenders: []string{direct, wsgrokHTTPS}, goal: ratioAtLeast(0.30)},
+			contenders: []string{direct, relay, wsgrokHTTPS}, goal: ratioAtLeast(0.30)},
 		{name: "ws-1kib-c16", title: "WebSocket 1 KiB round trips, 16 connections", path: "/ws", ws: true, conns: 16, unit: "req/s"},
 	}
 }
@@ -154,6 +155,7 @@ type suite struct {
 	beAddr  string
 	edge    *edgeProc
 	agent   *proc
+	relay   *relayPair
 	report  *SuiteReport
 	// patience is what is left of the time the suite may spend waiting for
 	// a quiet machine and re-running disturbed runs.
@@ -218,6 +220,7 @@ func RunSuite(ctx context.Context, cfg SuiteConfig) (*SuiteReport, error) {
 	s.peaks()
 	// The memory scenarios use fresh edges of their own: this edge's heap
 	// has grown under load, and what it keeps would hide their deltas.
+	s.relay.stop()
 	s.agent.stop(3 * time.Second)
 	s.edge.stop(3 * time.Second)
 	if s.cfg.selected(idleConnsName) && s.cfg.IdleConns > 0 {
@@ -251,12 +254,16 @@ func (s *suite) start() error {
 	if s.agent, err = startAgent(s.cfg.Bin, s.dir, s.edge, s.beAddr, s.cfg.Name); err != nil {
 		return err
 	}
+	if s.relay, err = startRelay(s.cfg.Bin, s.dir, s.beAddr); err != nil {
+		return err
+	}
 	s.logf("backend http://%s; tunnel %s and %s", s.beAddr,
 		publicURL("http", s.cfg.Name, s.edge.http, ""), publicURL("https", s.cfg.Name, s.edge.https, ""))
 	return nil
 }
 
 func (s *suite) stopAll() {
+	s.relay.stop()
 	s.agent.stop(3 * time.Second)
 	if s.edge != nil {
 		s.edge.stop(3 * time.Second)
@@ -299,7 +306,7 @@ func (s *suite) peaks() {
 func (s *suite) contenders(sc scenario) []contender {
 	names := sc.contenders
 	if names == nil {
-		names = []string{direct, wsgrokHTTP, wsgrokHTTPS}
+		names = []string{direct, relay, wsgrokHTTP, wsgrokHTTPS}
 	}
 	var out []contender
 	for _, n := range names {
@@ -310,6 +317,12 @@ func (s *suite) contenders(sc scenario) []contender {
 			c.client.H2 = sc.h2
 			if sc.h2 {
 				c.proto = "h2c (prior knowledge)"
+			}
+		case relay:
+			c.url, c.proto = "http://"+s.relay.addr+sc.path, "HTTP/1.1 through the bare relay (TCP, TLS, TCP)"
+			c.client.H2 = sc.h2
+			if sc.h2 {
+				c.proto = "h2c through the bare relay"
 			}
 		case wsgrokHTTP:
 			c.url, c.proto = publicURL("http", s.cfg.Name, s.edge.http, sc.path), "HTTP/1.1 (gnet ingress)"
@@ -328,23 +341,43 @@ func (s *suite) contenders(sc scenario) []contender {
 	return out
 }
 
-// cpuSample is CPU time used so far: by the edge, the agent, all of the
-// suite's processes (itself included), and the whole machine.
+// cpuSample is CPU time used so far: by the edge, the agent, the relay's
+// halves, all of the suite's processes (itself included), and the whole
+// machine.
 type cpuSample struct {
-	at                 time.Time
-	edge, agent, suite time.Duration
-	machine, steal     time.Duration
+	at                     time.Time
+	edge, agent            time.Duration
+	relayPublic, relayBack time.Duration
+	suite                  time.Duration
+	machine, steal         time.Duration
 }
 
 func (s *suite) cpu() cpuSample {
 	c := cpuSample{at: time.Now()}
 	c.edge, _ = procCPU(s.edge.pid())
 	c.agent, _ = procCPU(s.agent.pid())
+	if s.relay != nil {
+		c.relayPublic, _ = procCPU(s.relay.public.pid())
+		c.relayBack, _ = procCPU(s.relay.back.pid())
+	}
 	self, _ := procCPU(os.Getpid())
 	be, _ := procCPU(s.backend.pid())
-	c.suite = c.edge + c.agent + self + be
+	c.suite = c.edge + c.agent + c.relayPublic + c.relayBack + self + be
 	c.machine, c.steal, _ = systemCPU()
 	return c
+}
+
+// carriers is the CPU of the two processes contender name runs through
+// (the edge and the agent, or the relay's public and backend halves); 0
+// for direct.
+func (c cpuSample) carriers(name string) (front, back time.Duration) {
+	switch name {
+	case direct:
+		return 0, 0
+	case relay:
+		return c.relayPublic, c.relayBack
+	}
+	return c.edge, c.agent
 }
 
 // disturbedCores is how much CPU (in cores) other processes or the
@@ -385,8 +418,10 @@ func (s *suite) runScenario(ctx context.Context, sc scenario) error {
 			}
 			a, res, rr := &accs[i], at.res, at.round
 			if c.name != direct {
-				a.cpu.edge += at.after.edge - at.before.edge
-				a.cpu.agent += at.after.agent - at.before.agent
+				f1, b1 := at.after.carriers(c.name)
+				f0, b0 := at.before.carriers(c.name)
+				a.cpu.edge += f1 - f0
+				a.cpu.agent += b1 - b0
 				a.reqs += res.Requests
 			}
 			a.rounds = append(a.rounds, rr)
@@ -428,7 +463,7 @@ func (s *suite) runScenario(ctx context.Context, sc scenario) error {
 			c.Ratio = c.throughput(sc.unit) / base
 		}
 		c.P50DeltaMs = c.P50Ms - d.P50Ms
-		if sc.goal != nil {
+		if sc.goal != nil && c.Name != relay {
 			goal, value, met := sc.goal(c, d)
 			c.Goal, c.Met = goal, &met
 			s.report.Goals = append(s.report.Goals, GoalResult{Scenario: sc.name, Subject: c.Name, Goal: goal, Value: value, Met: met})
@@ -596,7 +631,7 @@ func (s *suite) goals() {
 			continue
 		}
 		for _, c := range sc.Contenders {
-			if c.CPU != nil {
+			if c.CPU != nil && c.Name != relay {
 				add("edge+agent, "+c.Name, fmt.Sprintf("CPU ≤ %.2f ms per small GET (c=64)", goalCPUPerReqMs),
 					fmt.Sprintf("%.3f ms (edge %.3f + agent %.3f)", c.CPU.MsPerRequest, c.CPU.EdgeMsPerRequest, c.CPU.AgentMsPerRequest),
 					c.CPU.MsPerRequest <= goalCPUPerReqMs)

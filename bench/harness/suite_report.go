@@ -101,8 +101,13 @@ func (c *ContenderReport) throughput(unit string) float64 {
 	return c.RPS
 }
 
+// relayNote says what the relay contender is, under the tables.
+const relayNote = "`relay` is the bare relay (`wsgrok-bench relay`, two processes: TCP in, TLS 1.3 between them, TCP to the backend, " +
+	"each direction a plain copy): the floor of any tunnel of wsgrok's shape on this machine, measured, never a goal. Its CPU column is its two halves'."
+
 // CPUUse is the CPU time the edge and agent processes used during the
-// measured part of a contender's runs.
+// measured part of a contender's runs (for the relay contender, its
+// public and backend halves).
 type CPUUse struct {
 	EdgeMs            float64 `json:"edge_ms"`
 	AgentMs           float64 `json:"agent_ms"`
@@ -212,6 +217,7 @@ func (r *SuiteReport) WriteText(w io.Writer) {
 		}
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "\n"+strings.ReplaceAll(relayNote, "`", ""))
 	fmt.Fprintln(w)
 	for _, line := range r.resourceLines() {
 		fmt.Fprintln(w, line)
@@ -283,6 +289,7 @@ func (r *SuiteReport) WriteMarkdown(w io.Writer) {
 				fmtMs(c.P50Ms), fmtMs(c.P99Ms), fmtMs(c.P999Ms), c.Errors, ratio, delta, cpu, mdEscape(goal), met)
 		}
 	}
+	fmt.Fprintln(w, "\n"+relayNote)
 	fmt.Fprintln(w)
 	for _, line := range r.resourceLines() {
 		fmt.Fprintf(w, "- %s\n", line)

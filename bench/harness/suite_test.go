@@ -20,7 +20,8 @@ func buildBinaries(t *testing.T) string {
 	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
 		"github.com/wsgrok/wsgrok/agent/cmd/wsgrok",
 		"github.com/wsgrok/wsgrok/edge/cmd/wsgrok-edge",
-		"github.com/wsgrok/wsgrok/bench/cmd/wsgrok-backend")
+		"github.com/wsgrok/wsgrok/bench/cmd/wsgrok-backend",
+		"github.com/wsgrok/wsgrok/bench/cmd/wsgrok-bench")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -73,6 +74,16 @@ func TestSuiteSmoke(t *testing.T) {
 			if c.Name != direct && (c.Ratio <= 0 || c.CPU == nil) {
 				t.Errorf("%s %s: ratio %v, cpu %v", sc.Name, c.Name, c.Ratio, c.CPU)
 			}
+		}
+	}
+	for _, sc := range r.Scenarios {
+		if sc.contender(relay) == nil {
+			t.Errorf("%s: no relay contender", sc.Name)
+		}
+	}
+	for _, g := range r.Goals {
+		if strings.Contains(g.Subject, relay) {
+			t.Errorf("the relay, a floor, has a goal: %+v", g)
 		}
 	}
 	if got := strings.Join(names, ","); got != "small-c1,small-c64,post-1mib-c8,h2-16x16,ws-1kib-c16" {

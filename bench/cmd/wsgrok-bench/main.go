@@ -3,6 +3,7 @@
 //
 //	wsgrok-bench [flags] URL [URL...]   load each URL in turn and compare them
 //	wsgrok-bench suite [flags]          backend direct vs through wsgrok (make bench)
+//	wsgrok-bench relay [flags]          one half of the bare relay, the suite's floor
 //
 // Closed loop by default: -c connections, each sending its next request
 // when the previous one ended. -rate R makes it open-loop: requests are due
@@ -31,6 +32,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -51,6 +53,9 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "suite" {
 		return suite(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "relay" {
+		return relay(ctx, args[1:], stdout, stderr)
 	}
 	return load(ctx, args, stdout, stderr)
 }
@@ -88,7 +93,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("wsgrok-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: wsgrok-bench [flags] URL [URL...]\n       wsgrok-bench suite [flags]   (wsgrok-bench suite -h)")
+		fmt.Fprintln(stderr, "usage: wsgrok-bench [flags] URL [URL...]\n       wsgrok-bench suite [flags]   (wsgrok-bench suite -h)\n       wsgrok-bench relay [flags]   (wsgrok-bench relay -h)")
 		fs.PrintDefaults()
 	}
 	var cfg harness.Config
@@ -251,12 +256,13 @@ func suite(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: wsgrok-bench suite [flags]\n\n"+
 			"Runs wsgrok-backend, wsgrok-edge and an agent from -bin (make build), loads the\n"+
-			"backend directly and through the edge, and writes latest.{json,md,svg} to -out.\n"+
+			"backend directly, through the bare relay (the floor: wsgrok-bench relay -h) and\n"+
+			"through the edge, and writes latest.{json,md,svg} to -out.\n"+
 			"Scenarios: %s\n\n", strings.Join(harness.Scenarios(), ", "))
 		fs.PrintDefaults()
 	}
 	fs.Bool("quick", quick, "one short round of everything, fewer idle connections and agents (for development)")
-	fs.StringVar(&cfg.Bin, "bin", cfg.Bin, "`directory` with wsgrok-edge, wsgrok and wsgrok-backend")
+	fs.StringVar(&cfg.Bin, "bin", cfg.Bin, "`directory` with wsgrok-edge, wsgrok, wsgrok-backend and wsgrok-bench")
 	fs.StringVar(&cfg.Out, "out", cfg.Out, "`directory` for latest.json, latest.md and latest.svg (empty: none)")
 	fs.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "rounds per scenario; each contender runs once per round")
 	fs.DurationVar(&cfg.Duration, "d", cfg.Duration, "measured duration of each run")
@@ -313,6 +319,42 @@ func suite(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	report.WriteText(stdout)
 	if cfg.Out != "" {
 		fmt.Fprintf(stdout, "wrote %s/latest.json, latest.md and latest.svg\n", cfg.Out)
+	}
+	return 0
+}
+
+// relay runs one half of the bare relay that the suite measures beside
+// wsgrok (harness.RelayConfig says what it is). It prints one line,
+// "wsgrok-bench relay listening on ADDR", once it listens.
+func relay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("wsgrok-bench relay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg harness.RelayConfig
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: wsgrok-bench relay -to host:port [flags]\n\n"+
+			"One half of a bare TCP/TLS relay with wsgrok's shape and nothing else: the\n"+
+			"public half (-dial-ca) carries each connection over TLS to the backend half\n"+
+			"(-cert-out), which connects to the backend. The suite runs both as its floor.\n\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:0", "`address` to listen on")
+	fs.StringVar(&cfg.To, "to", "", "`address` to connect each accepted connection to")
+	fs.StringVar(&cfg.CertOut, "cert-out", "", "listen with TLS, on a fresh self-signed certificate written to this PEM `file`")
+	fs.StringVar(&cfg.DialCA, "dial-ca", "", "connect to -to over TLS, trusting this PEM `file`")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "wsgrok-bench relay: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	cfg.Ready = func(a net.Addr) { fmt.Fprintf(stdout, "wsgrok-bench relay listening on %s\n", a) }
+	if err := harness.Relay(ctx, cfg); err != nil {
+		fmt.Fprintf(stderr, "wsgrok-bench relay: %v\n", err)
+		return 1
 	}
 	return 0
 }
