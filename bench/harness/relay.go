@@ -55,7 +55,8 @@ func Relay(ctx context.Context, cfg RelayConfig) error {
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13})
 	}
-	dial := func() (net.Conn, error) { return net.DialTimeout("tcp", cfg.To, 5*time.Second) }
+	nd := &net.Dialer{Timeout: 5 * time.Second}
+	dial := func() (net.Conn, error) { return nd.DialContext(ctx, "tcp", cfg.To) }
 	if cfg.DialCA != "" {
 		pem, err := os.ReadFile(cfg.DialCA)
 		if err != nil {
@@ -68,7 +69,7 @@ func Relay(ctx context.Context, cfg RelayConfig) error {
 			return fmt.Errorf("relay: %s holds no PEM certificate", cfg.DialCA)
 		}
 		tc := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS13}
-		d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second}, Config: tc}
+		d := &tls.Dialer{NetDialer: nd, Config: tc}
 		dial = func() (net.Conn, error) { return d.DialContext(ctx, "tcp", cfg.To) }
 	}
 	if cfg.Ready != nil {
@@ -77,26 +78,39 @@ func Relay(ctx context.Context, cfg RelayConfig) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 
-	var mu sync.Mutex
-	open := map[net.Conn]struct{}{}
-	var wg sync.WaitGroup
+	// Every open connection is tracked, so that the relay closes them all
+	// when it stops; once it is stopping, a new one is closed at once.
+	var (
+		mu       sync.Mutex
+		open     = map[net.Conn]struct{}{}
+		stopping bool
+		wg       sync.WaitGroup
+	)
+	track := func(c net.Conn) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopping {
+			c.Close()
+			return false
+		}
+		open[c] = struct{}{}
+		return true
+	}
+	untrack := func(c net.Conn) {
+		mu.Lock()
+		delete(open, c)
+		mu.Unlock()
+		c.Close()
+	}
 	defer func() {
 		mu.Lock()
+		stopping = true
 		for c := range open {
 			c.Close()
 		}
 		mu.Unlock()
 		wg.Wait()
 	}()
-	track := func(c net.Conn, add bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if add {
-			open[c] = struct{}{}
-		} else {
-			delete(open, c)
-		}
-	}
 	for {
 		in, err := ln.Accept()
 		if err != nil {
@@ -109,19 +123,18 @@ func Relay(ctx context.Context, cfg RelayConfig) error {
 			}
 			return err
 		}
+		if !track(in) {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			track(in, true)
-			defer track(in, false)
-			defer in.Close()
+			defer untrack(in)
 			out, err := dial()
-			if err != nil {
+			if err != nil || !track(out) {
 				return
 			}
-			track(out, true)
-			defer track(out, false)
-			defer out.Close()
+			defer untrack(out)
 			done := make(chan struct{})
 			go func() {
 				pipe(out, in)
