@@ -81,3 +81,22 @@ func TestRelayNeedsATarget(t *testing.T) {
 		t.Error("no error without -to")
 	}
 }
+
+// TestRatioToRelay: a wsgrok row gives its share of the relay's
+// throughput; the relay's own row and direct's do not.
+func TestRatioToRelay(t *testing.T) {
+	sc := ScenarioReport{Contenders: []ContenderReport{
+		{Name: direct}, {Name: relay, Ratio: 0.5}, {Name: wsgrokHTTP, Ratio: 0.25},
+	}}
+	want := []string{"", "0.500×", "0.250× (0.50× relay)"}
+	for i := range sc.Contenders {
+		if got, _, _, _, _ := sc.Contenders[i].cells(&sc); got != want[i] {
+			t.Errorf("%s: %q, want %q", sc.Contenders[i].Name, got, want[i])
+		}
+	}
+	sc.Contenders = sc.Contenders[:1:1]
+	sc.Contenders = append(sc.Contenders, ContenderReport{Name: wsgrokHTTP, Ratio: 0.25})
+	if got, _, _, _, _ := sc.Contenders[1].cells(&sc); got != "0.250×" {
+		t.Errorf("without a relay: %q", got)
+	}
+}

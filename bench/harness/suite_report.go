@@ -183,14 +183,18 @@ func (r *SuiteReport) settingsLine() string {
 	return what
 }
 
-// cells formats a contender's row; ratio, Δp50, CPU and goal are empty for
-// direct.
-func (c *ContenderReport) cells() (ratio, delta, cpu, goal, met string) {
+// cells formats a contender's row of scenario sc; ratio, Δp50, CPU and
+// goal are empty for direct. wsgrok's ratio also gives its share of the
+// relay's throughput, when the scenario ran the relay.
+func (c *ContenderReport) cells(sc *ScenarioReport) (ratio, delta, cpu, goal, met string) {
 	if c.Name == direct {
 		return "", "", "", "", ""
 	}
 	if c.Ratio > 0 {
 		ratio = fmt.Sprintf("%.3f×", c.Ratio)
+		if f := sc.contender(relay); f != nil && c.Name != relay && f.Ratio > 0 {
+			ratio += fmt.Sprintf(" (%.2f× relay)", c.Ratio/f.Ratio)
+		}
 	}
 	delta = fmt.Sprintf("%+.3f", c.P50DeltaMs)
 	if c.CPU != nil {
@@ -211,7 +215,7 @@ func (r *SuiteReport) WriteText(w io.Writer) {
 	for _, sc := range r.Scenarios {
 		for i := range sc.Contenders {
 			c := &sc.Contenders[i]
-			ratio, delta, cpu, goal, met := c.cells()
+			ratio, delta, cpu, goal, met := c.cells(&sc)
 			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", sc.Name, c.Name, c.RPS, c.MiBps,
 				fmtMs(c.P50Ms), fmtMs(c.P90Ms), fmtMs(c.P99Ms), fmtMs(c.P999Ms), fmtMs(c.MaxMs), c.Errors, ratio, delta, cpu, goal, met)
 		}
@@ -281,7 +285,7 @@ func (r *SuiteReport) WriteMarkdown(w io.Writer) {
 	for _, sc := range r.Scenarios {
 		for i := range sc.Contenders {
 			c := &sc.Contenders[i]
-			ratio, delta, cpu, goal, met := c.cells()
+			ratio, delta, cpu, goal, met := c.cells(&sc)
 			if met != "" && met != "met" {
 				met = "**" + met + "**"
 			}
