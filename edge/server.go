@@ -177,6 +177,9 @@ func New(cfg Config) (*Edge, error) {
 	if !validDomain(cfg.Domain) {
 		return nil, fmt.Errorf("wsgrok: edge: domain %q is not a DNS name", cfg.Domain)
 	}
+	if cfg.EventLoops < 1 || cfg.EventLoops > 256 {
+		return nil, fmt.Errorf("wsgrok: edge: --event-loops %d is out of range: give 1 to 256, or leave it unset for one per CPU", cfg.EventLoops)
+	}
 	e := &Edge{cfg: cfg, log: cfg.Logger}
 	var err error
 	if cfg.ACME {

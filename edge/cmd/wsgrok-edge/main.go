@@ -65,6 +65,7 @@ func run(args []string, stdout io.Writer, sig <-chan os.Signal) error {
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", d.IdleTimeout, "keep-alive idle limit")
 	fs.DurationVar(&cfg.Hold, "hold", d.Hold, "how long a request waits for a reconnecting agent")
 	fs.DurationVar(&cfg.OfflineGrace, "offline-grace", d.OfflineGrace, "how long a tunnel keeps its name after its agent leaves")
+	fs.IntVar(&cfg.EventLoops, "event-loops", d.EventLoops, "gnet event loops serving the plain-HTTP ingress")
 	fs.IntVar(&cfg.MaxTunnelsPerAgent, "max-tunnels-per-agent", d.MaxTunnelsPerAgent, "tunnels per agent connection")
 	grace := fs.Duration("shutdown-grace", 30*time.Second, "how long SIGTERM waits for in-flight requests")
 	controlAddr := fs.String("control-addr", defaultControlAddr, "listener of the embedded control service and dashboard, or off")

@@ -171,3 +171,14 @@ func get(t *testing.T, url string) string {
 	}
 	return string(b)
 }
+
+func TestEventLoopsOutOfRangeIsRefused(t *testing.T) {
+	for _, n := range []string{"-1", "257"} {
+		err := run([]string{"--data-dir", t.TempDir(), "--event-loops", n, "--http-addr", "127.0.0.1:0",
+			"--https-addr", "127.0.0.1:0", "--agent-addr", "127.0.0.1:0", "--admin-addr", "off",
+			"--control-addr", "127.0.0.1:0", "--tcp-port-min", "-1", "--log-level", "error"}, io.Discard, make(chan os.Signal))
+		if err == nil || !strings.Contains(err.Error(), "--event-loops "+n+" is out of range") {
+			t.Errorf("--event-loops %s: got %v, want an out-of-range error", n, err)
+		}
+	}
+}
