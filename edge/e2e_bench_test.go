@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/wsgrok/wsgrok/proto/prototest"
 )
@@ -30,7 +29,7 @@ func BenchmarkThroughTunnel(b *testing.B) {
 	for _, c := range []struct {
 		name, base string
 		h2         bool
-	}{{"direct", direct, false}, {"gnet", via, false}, {"h2", viaTLS, true}} {
+	}{{"direct", direct, false}, {"gnet", via, false}, {"https", viaTLS, false}, {"h2", viaTLS, true}} {
 		for _, p := range []struct {
 			path string
 			size int64
@@ -72,8 +71,6 @@ func BenchmarkThroughTunnel(b *testing.B) {
 			})
 		}
 	}
-	_ = net.Dial
-	_ = time.Now
 }
 
 // BenchmarkBulkThroughTunnel moves large bodies at the suite's
