@@ -23,7 +23,9 @@ type forwarder struct {
 
 // requestMeta is what the edge tells the agent in OPEN.
 func requestMeta(proto string, tls bool, start time.Time) wire.Metadata {
-	m := wire.Metadata{{Key: "proto", Value: proto}, {Key: "start", Value: itoa64(start.UnixNano())}}
+	m := make(wire.Metadata, 2, 3) // room for tls: one allocation, not two
+	m[0] = wire.Field{Key: "proto", Value: proto}
+	m[1] = wire.Field{Key: "start", Value: itoa64(start.UnixNano())}
 	if tls {
 		m = append(m, wire.Field{Key: "tls", Value: "1"})
 	}
