@@ -2,6 +2,10 @@ package fuzz
 
 import (
 	"errors"
+	"net/http"
+	"net/textproto"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/wsgrok/wsgrok/wire"
@@ -50,6 +54,33 @@ func FuzzHeaderBlock(f *testing.F) {
 					t.Fatalf("field %d changed: %v -> %v", i, fields[i], again[i])
 				}
 			}
+		}
+	})
+}
+
+// FuzzCanonicalKey holds wire.CanonicalKey, which the agent and the https
+// ingress use on every header name a client or local service sends, equal
+// to textproto.CanonicalMIMEHeaderKey, and ToHTTPHeader equal to
+// Header.Add field by field.
+func FuzzCanonicalKey(f *testing.F) {
+	for _, s := range []string{"", "x-forwarded-for", "CONTENT-type", "a b", "x_y", "é", "-a--b-",
+		"sec-websocket-key", "x-a-very-long-header-name-past-the-stack-buffer", "user-agent\x00"} {
+		f.Add(s, "v")
+	}
+	f.Fuzz(func(t *testing.T, name, value string) {
+		if got, want := wire.CanonicalKey(name), textproto.CanonicalMIMEHeaderKey(name); got != want {
+			t.Fatalf("CanonicalKey(%q) = %q, textproto gives %q", name, got, want)
+		}
+		fields := []wire.HeaderField{{Name: name, Value: value}, {Name: "x-other", Value: value}, {Name: name, Value: "again"}}
+		got, want := http.Header{}, http.Header{}
+		wire.ToHTTPHeader(got, fields)
+		for _, f := range fields {
+			if !strings.HasPrefix(f.Name, ":") {
+				want.Add(f.Name, f.Value)
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("ToHTTPHeader(%q) = %v, Header.Add gives %v", fields, got, want)
 		}
 	})
 }

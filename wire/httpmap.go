@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 
@@ -249,14 +250,91 @@ func AppendHTTPHeader(dst []HeaderField, h http.Header) []HeaderField {
 	return dst
 }
 
-// ToHTTPHeader adds regular fields to h with canonical keys.
+// ToHTTPHeader adds regular fields to h with canonical keys. It is on
+// every request's path (the agent builds the local request with it, the
+// https ingress the response), so it allocates little: the values of keys
+// new to h share one array, as textproto's reader does, and the key of a
+// common header is not allocated at all (Header.Add took one allocation
+// per value and one or two per lower-case key).
 func ToHTTPHeader(h http.Header, fields []HeaderField) {
+	n := 0
 	for _, f := range fields {
 		if !strings.HasPrefix(f.Name, ":") {
-			h.Add(f.Name, f.Value)
+			n++
 		}
 	}
+	if n == 0 {
+		return
+	}
+	strs := make([]string, 0, n)
+	for _, f := range fields {
+		if strings.HasPrefix(f.Name, ":") {
+			continue
+		}
+		k := CanonicalKey(f.Name)
+		if vs, ok := h[k]; ok {
+			h[k] = append(vs, f.Value) // a repeated key: its own array from here
+			continue
+		}
+		strs = append(strs, f.Value) // never grows: cap is n
+		h[k] = strs[len(strs)-1 : len(strs) : len(strs)]
+	}
 }
+
+// CanonicalKey is textproto.CanonicalMIMEHeaderKey without its
+// allocations for the names most requests and responses carry: it
+// canonicalizes into a stack buffer and returns the interned string of a
+// common header, allocating only for the others. FuzzCanonicalKey holds
+// it equal to textproto's.
+func CanonicalKey(name string) string {
+	var buf [40]byte
+	if len(name) > len(buf) {
+		return textproto.CanonicalMIMEHeaderKey(name)
+	}
+	b := buf[:len(name)]
+	upper := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !httpguts.IsTokenRune(rune(c)) {
+			return name // as textproto does: a name that is not a token stays as it is
+		}
+		if upper && 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		} else if !upper && 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+		upper = c == '-'
+	}
+	if k, ok := commonKeys[string(b)]; ok { // no allocation: the compiler looks up b itself
+		return k
+	}
+	if string(b) == name {
+		return name
+	}
+	return string(b)
+}
+
+// commonKeys interns the canonical names of the headers most exchanges
+// carry, the edge's forwarding fields among them.
+var commonKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{
+		"Accept", "Accept-Encoding", "Accept-Language", "Accept-Ranges", "Access-Control-Allow-Origin",
+		"Age", "Authorization", "Cache-Control", "Connection", "Content-Disposition", "Content-Encoding",
+		"Content-Language", "Content-Length", "Content-Range", "Content-Type", "Cookie", "Date", "Etag",
+		"Expect", "Expires", "Forwarded", "Host", "If-Match", "If-Modified-Since", "If-None-Match",
+		"Keep-Alive", "Last-Modified", "Link", "Location", "Origin", "Pragma", "Range", "Referer",
+		"Sec-Fetch-Dest", "Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Websocket-Key", "Sec-Websocket-Version",
+		"Server", "Set-Cookie", "Strict-Transport-Security", "Te", "Traceparent", "Trailer",
+		"Transfer-Encoding", "Upgrade", "Upgrade-Insecure-Requests", "User-Agent", "Vary", "Via",
+		"Www-Authenticate", "X-Content-Type-Options", "X-Forwarded-For", "X-Forwarded-Host",
+		"X-Forwarded-Proto", "X-Real-Ip", "X-Request-Id", "X-Requested-With",
+	} {
+		m[k] = k
+	}
+	return m
+}()
 
 // hasToken reports whether a comma-separated list holds tok (any case).
 func hasToken(values []string, tok string) bool {
