@@ -671,15 +671,7 @@ func (uc *upConn) exchange(ab abortable, p *upstreamPool, req *http.Request, got
 		return nil, err
 	}
 	if headTO > 0 {
-		c.SetReadDeadline(time.Now().Add(headTO))
-		// The stream may have failed since the request left, and its
-		// abort's deadline been undone just now: the read would then wait
-		// for the whole head timeout while the local service, which
-		// never sees the connection close, works on (the CI flake of
-		// TestClientLeavingCancelsTheLocalRequest, 2026-12-06).
-		if failed(ab) {
-			c.SetDeadline(aLongTimeAgo)
-		}
+		setReadDeadline(c, ab, time.Now().Add(headTO))
 	}
 	var resp *http.Response
 	for interim := 0; ; interim++ {
@@ -703,14 +695,24 @@ func (uc *upConn) exchange(ab abortable, p *upstreamPool, req *http.Request, got
 		}
 	}
 	if headTO > 0 {
-		c.SetReadDeadline(time.Time{})
-		if failed(ab) { // the abort's deadline may have been undone just now
-			c.SetDeadline(aLongTimeAgo)
-		}
+		setReadDeadline(c, ab, time.Time{})
 	}
 	resp.Body = &upBody{rc: resp.Body, uc: uc, p: p, ab: ab, bodyErr: bodyErr,
 		reuse: !resp.Close, eof: resp.Body == http.NoBody}
 	return resp, nil
+}
+
+// setReadDeadline sets c's read deadline while ab may abort the exchange
+// at any moment. The abort's past deadline may have been set just before
+// and undone by this one: the read would then wait out t while the local
+// service, which never sees the connection close, works on (the CI flake
+// of TestClientLeavingCancelsTheLocalRequest, 2026-12-06). ab's Failed
+// closes before its OnFail runs, so checking after setting misses none.
+func setReadDeadline(c net.Conn, ab abortable, t time.Time) {
+	c.SetReadDeadline(t)
+	if failed(ab) {
+		c.SetDeadline(aLongTimeAgo)
+	}
 }
 
 // writeRequestHead writes req's head as Transport would for it: Host,
