@@ -143,7 +143,7 @@ func (h *httpHandler) exchange(w http.ResponseWriter, r *http.Request, rec *exch
 	}
 	rec.path = norm.Path
 	scheme := "http"
-	if r.TLS != nil {
+	if isTLS(r) {
 		scheme = "https"
 	}
 	head := wire.RequestHead{Method: r.Method, Scheme: scheme, Authority: r.Host, Path: norm.RequestURI()}
@@ -156,7 +156,7 @@ func (h *httpHandler) exchange(w http.ResponseWriter, r *http.Request, rec *exch
 	ctx := r.Context()
 	var st *proto.Stream
 	for attempt := 0; ; attempt++ {
-		st, err = h.f.open(ctx, t, proto.OpenOptions{Kind: wire.KindHTTP, RemoteAddr: r.RemoteAddr, Meta: requestMeta(r.Proto, r.TLS != nil, start)})
+		st, err = h.f.open(ctx, t, proto.OpenOptions{Kind: wire.KindHTTP, RemoteAddr: r.RemoteAddr, Meta: requestMeta(r.Proto, isTLS(r), start)})
 		if err == nil {
 			err = st.WriteHeaders(fields, noBody && !upgrade)
 		}
@@ -475,3 +475,14 @@ func (l *chanListener) Close() error {
 func (l *chanListener) Addr() net.Addr { return l.addr }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// handedOffTLSKey marks, in a request's context, a TLS connection the
+// https event loop handed to net/http (http.Server's ConnContext).
+type handedOffTLSKey struct{}
+
+// isTLS reports whether r came over TLS: net/http's own TLS connections
+// set r.TLS; those handed over by the https loop carry their state in the
+// context instead.
+func isTLS(r *http.Request) bool {
+	return r.TLS != nil || r.Context().Value(handedOffTLSKey{}) != nil
+}

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +45,8 @@ type httpIngress struct {
 	idleTO    time.Duration
 	handoff   *chanListener
 	handoffTO time.Duration
+	tlsCfg    *tls.Config  // the https ingress: TLS terminated on the loop
+	cli       *gnet.Client // the https ingress's engine: its connections are enrolled, not accepted
 
 	eng      gnet.Engine
 	addr     net.Addr
@@ -67,6 +70,7 @@ type hconn struct {
 	req       HTTP1Request
 	ex        *exchange
 	spare     []byte
+	tl        *tlsLink // TLS state, on the https ingress
 	drain     *time.Timer
 	drainWait time.Duration
 
@@ -140,10 +144,16 @@ func (hc *hconn) setRemote(ap netip.AddrPort) {
 }
 
 func (in *httpIngress) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	hc := &hconn{c: c, in: in}
-	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		ap := ta.AddrPort()
-		hc.setRemote(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+	hc, _ := c.Context().(*hconn) // a TLS connection comes with its own
+	if hc != nil {
+		hc.c = c
+		defer c.Wake(nil) // the handshake may have read the first request
+	} else {
+		hc = &hconn{c: c, in: in}
+		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+			ap := ta.AddrPort()
+			hc.setRemote(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+		}
 	}
 	hc.needProxy = len(in.trusted) > 0 && in.trusted.Contains(hc.remote.Addr())
 	hc.idleSince.Store(time.Now().UnixNano())
@@ -193,7 +203,7 @@ func (in *httpIngress) OnClose(c gnet.Conn, _ error) gnet.Action {
 	if status == 0 {
 		status = statusClientClosed
 	}
-	in.f.finish("http", exchangeRecord{t: ex.t, method: ex.method, path: ex.path, client: hc.remoteIP,
+	in.f.finish(hc.ingress(), exchangeRecord{t: ex.t, method: ex.method, path: ex.path, client: hc.remoteIP,
 		status: status, start: ex.start, bytesIn: ex.bytesIn, bytesOut: sent, blocked: ex.blocked})
 	if st != nil {
 		// The client left: stop the exchange and return every octet of
@@ -229,6 +239,12 @@ func (in *httpIngress) OnTraffic(c gnet.Conn) gnet.Action {
 	if hc == nil {
 		return gnet.Close
 	}
+	if hc.tl != nil {
+		if err := hc.tl.fill(c); err != nil {
+			return gnet.Close
+		}
+		hc.tl.sc.flush()
+	}
 	return hc.run()
 }
 
@@ -249,15 +265,17 @@ func (hc *hconn) run() gnet.Action {
 	}
 	hc.mu.Unlock()
 	if len(out) > 0 {
-		hc.c.Write(out) // gnet copies what the socket does not take
+		hc.write(out) // gnet copies what the socket does not take
 		hc.in.m.bytesOut.Add(len(out))
-		if ex != nil {
-			ex.written += body
-		}
+	}
+	if ex != nil {
+		// Over TLS, body octets may have been written directly, their
+		// credit held back until they leave (writeDirectLocked).
+		ex.written += body
 	}
 	// Session goroutines may write to the socket themselves again once
 	// nothing of ours waits in front of their bytes.
-	pending := hc.c.OutboundBuffered() > 0
+	pending := hc.outbound() > 0
 	hc.mu.Lock()
 	hc.flushing, hc.pending = false, pending
 	hc.mu.Unlock()
@@ -276,8 +294,8 @@ func (hc *hconn) run() gnet.Action {
 		if abort {
 			return gnet.Close // mid-body failure: the client must see a broken response
 		}
-		if !finished || hc.c.OutboundBuffered() > 0 || ex.written > ex.credited {
-			if ex.written > ex.credited || (finished && hc.c.OutboundBuffered() > 0) {
+		if !finished || hc.outbound() > 0 || ex.written > ex.credited {
+			if ex.written > ex.credited || (finished && hc.outbound() > 0) {
 				hc.pollDrain(progress)
 			}
 			return gnet.None
@@ -294,7 +312,7 @@ func (hc *hconn) run() gnet.Action {
 // everything handed to the connection minus what still waits in gnet's
 // outbound buffer. A slow client thus holds at most one window here.
 func (hc *hconn) credit(ex *exchange) bool {
-	n := ex.written - ex.credited - int64(hc.c.OutboundBuffered())
+	n := ex.written - ex.credited - int64(hc.outbound())
 	if n <= 0 {
 		return false
 	}
@@ -322,7 +340,7 @@ func (hc *hconn) pollDrain(progress bool) {
 }
 
 func (hc *hconn) retire(ex *exchange) {
-	hc.in.f.finish("http", exchangeRecord{t: ex.t, method: ex.method, path: ex.path, client: hc.remoteIP,
+	hc.in.f.finish(hc.ingress(), exchangeRecord{t: ex.t, method: ex.method, path: ex.path, client: hc.remoteIP,
 		status: ex.status, start: ex.start, bytesIn: ex.bytesIn, bytesOut: ex.sent, blocked: ex.blocked})
 	hc.ex = nil
 	// An idle connection keeps no buffer: both go back to the pool.
@@ -356,7 +374,7 @@ func (hc *hconn) failed(ex *exchange, err error) gnet.Action {
 }
 
 func (hc *hconn) retireWithPage(ex *exchange, k errKind) {
-	hc.c.Write(k.appendHTTP1(nil, ex.host, !ex.closeConn))
+	hc.write(k.appendHTTP1(nil, ex.host, !ex.closeConn))
 	ex.status = k.Status
 	hc.retire(ex)
 }
@@ -364,7 +382,7 @@ func (hc *hconn) retireWithPage(ex *exchange, k errKind) {
 // next parses and starts the next request, or waits for more bytes.
 func (hc *hconn) next() gnet.Action {
 	in := hc.in
-	buf, _ := hc.c.Peek(-1)
+	buf := hc.peek()
 	if len(buf) == 0 {
 		hc.headSince.Store(0)
 		hc.idleSince.Store(time.Now().UnixNano())
@@ -390,8 +408,8 @@ func (hc *hconn) next() gnet.Action {
 				hc.setRemote(h.Source)
 			}
 			hc.needProxy = false
-			hc.c.Discard(n)
-			if buf, _ = hc.c.Peek(-1); len(buf) == 0 {
+			hc.discard(n)
+			if buf = hc.peek(); len(buf) == 0 {
 				return gnet.None
 			}
 		}
@@ -410,6 +428,13 @@ func (hc *hconn) next() gnet.Action {
 		return hc.refuse(errBadRequest)
 	}
 	if r.Chunked || r.Upgrade || r.Expect || r.ContentLength > int64(in.fastBody) {
+		if hc.tl != nil {
+			if hc.outbound() > 0 {
+				hc.pollDrain(false) // the last response first: see handOffTLS
+				return gnet.None
+			}
+			return hc.handOffTLS(buf)
+		}
 		return hc.handOff(buf)
 	}
 	cl := max(r.ContentLength, 0)
@@ -422,14 +447,14 @@ func (hc *hconn) next() gnet.Action {
 		closeConn: r.CloseConn || in.draining.Load()}
 	host, err := CanonicalHost(r.Authority)
 	if err != nil {
-		hc.c.Discard(n + int(cl))
+		hc.discard(n + int(cl))
 		hc.retireWithPage(ex, errBadRequest)
 		return gnet.Close
 	}
 	ex.host = host
 	t := in.f.reg.Lookup(host)
 	if t == nil || t.Kind != wire.KindHTTP {
-		hc.c.Discard(n + int(cl))
+		hc.discard(n + int(cl))
 		hc.retireWithPage(ex, errNoTunnel)
 		return hc.afterPage(ex)
 	}
@@ -437,15 +462,15 @@ func (hc *hconn) next() gnet.Action {
 	ex.method, ex.path = r.Method, r.Target
 	norm, strip, deny := t.admit(hc.remote.Addr(), r.Target, wire.Get(r.Header, "authorization"), ex.start)
 	if deny != nil {
-		hc.c.Discard(n + int(cl))
+		hc.discard(n + int(cl))
 		ex.blocked = deny.reason
-		hc.c.Write(deny.kind.appendHTTP1(nil, host, !ex.closeConn, deny.headers()...))
+		hc.write(deny.kind.appendHTTP1(nil, host, !ex.closeConn, deny.headers()...))
 		ex.status = deny.kind.Status
 		hc.retire(ex)
 		return hc.afterPage(ex)
 	}
 	ex.path = norm.Path
-	head := wire.RequestHead{Method: r.Method, Scheme: "http", Authority: r.Authority, Path: norm.RequestURI(), Header: r.Header}
+	head := wire.RequestHead{Method: r.Method, Scheme: hc.ingress(), Authority: r.Authority, Path: norm.RequestURI(), Header: r.Header}
 	forwardHeaders(&head, hc.remoteIP, r.Authority, strip)
 	ex.fields = head.AppendFields(make([]wire.HeaderField, 0, len(head.Header)+4))
 	if cl > 0 {
@@ -453,7 +478,7 @@ func (hc *hconn) next() gnet.Action {
 		ex.bytesIn = cl
 		in.m.bytesIn.Add(int(cl))
 	}
-	hc.c.Discard(n + int(cl))
+	hc.discard(n + int(cl))
 	hc.ex = ex
 	return hc.open(ex)
 }
@@ -472,8 +497,8 @@ func (hc *hconn) markHead() {
 }
 
 func (hc *hconn) refuse(k errKind) gnet.Action {
-	hc.c.Write(k.appendHTTP1(nil, "", false))
-	hc.in.m.request("http", k.Status, time.Now())
+	hc.write(k.appendHTTP1(nil, "", false))
+	hc.in.m.request(hc.ingress(), k.Status, time.Now())
 	return gnet.Close
 }
 
@@ -481,7 +506,7 @@ func (hc *hconn) refuse(k errKind) gnet.Action {
 func (hc *hconn) open(ex *exchange) gnet.Action {
 	ex.attempts++
 	in := hc.in
-	opts := proto.OpenOptions{Kind: wire.KindHTTP, RemoteAddr: hc.remoteAP, Meta: requestMeta("HTTP/1.1", false, ex.start), Receiver: ex}
+	opts := proto.OpenOptions{Kind: wire.KindHTTP, RemoteAddr: hc.remoteAP, Meta: requestMeta("HTTP/1.1", hc.tl != nil, ex.start), Receiver: ex}
 	st, err := ex.t.Open(opts)
 	if errors.Is(err, ErrAgentOffline) {
 		if ex.holdUntil.IsZero() {
@@ -765,6 +790,28 @@ func (hc *hconn) writeDirectLocked(ex *exchange, p []byte, lastChunk bool) int64
 		total += len(b)
 	}
 	body := hc.outBody + int64(len(p))
+	if hc.tl != nil {
+		// Encrypted and written, or queued behind what waits: credit
+		// goes back now only for octets that left, the rest once the
+		// loop sees them leave.
+		q := hc.writeTLSLocked(iov)
+		hc.in.m.bytesOut.Add(total)
+		if hc.out != nil {
+			hc.out = hc.out[:0]
+		}
+		clear(iov)
+		hc.iov = iov[:0]
+		credited := body
+		if q != 0 {
+			credited = 0
+			if q > 0 {
+				credited = max(0, body-int64(q))
+			}
+			hc.wakeLocked()
+		}
+		hc.outBody = body - credited
+		return credited
+	}
 	n := 0
 	if total > 0 {
 		n = writeFd(hc.c.Fd(), iov)
@@ -929,7 +976,12 @@ func (in *httpIngress) run(addr string, loops int) error {
 	}
 }
 
-func (in *httpIngress) stop(ctx context.Context) error { return in.eng.Stop(ctx) }
+func (in *httpIngress) stop(ctx context.Context) error {
+	if in.cli != nil {
+		return in.cli.Stop()
+	}
+	return in.eng.Stop(ctx)
+}
 
 // gnetLogger routes gnet's log lines into ours.
 type gnetLogger struct{ l *slog.Logger }

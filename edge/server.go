@@ -80,7 +80,8 @@ type Config struct {
 	NameQuarantine     time.Duration // how long a released name is kept from other accounts. Default 24 h.
 	MaxTunnelsPerAgent int           // per agent connection. Default 32.
 	FastBodyMax        int           // largest request body served on the event loop. Default 64 KiB.
-	EventLoops         int           // gnet loops. Default: one per CPU.
+	EventLoops         int           // gnet loops of each ingress. Default: one per CPU.
+	HTTPSNetHTTP       bool          // serve HTTPS/1.1 with net/http rather than on event loops (h2 always is)
 	Session            proto.Config  // agent sessions; zero fields take proto's defaults
 
 	Logger *slog.Logger
@@ -151,6 +152,7 @@ type Edge struct {
 	fwd     *forwarder
 	agents  *agentServer
 	httpIn  *httpIngress
+	httpsIn *httpIngress // nil with HTTPSNetHTTP
 	tcpIn   *tcpIngress
 	m       *edgeMetrics
 	certs   CertSource
@@ -160,10 +162,11 @@ type Edge struct {
 	stopCtl context.CancelFunc
 	ctlDone chan struct{}
 
-	servers []*http.Server
-	lns     []net.Listener
-	stopJan chan struct{}
-	wg      sync.WaitGroup
+	servers    []*http.Server
+	lns        []net.Listener
+	stopJan    chan struct{}
+	stopJanTLS chan struct{}
+	wg         sync.WaitGroup
 
 	shutdownOnce sync.Once
 
@@ -295,7 +298,27 @@ func (e *Edge) Start() error {
 		if a, ok := e.certs.(*ACMECertSource); ok {
 			a.configureServer(srv) // TLS-ALPN-01 validations arrive here
 		}
-		e.serve(srv, tls.NewListener(ln, srv.TLSConfig))
+		if cfg.HTTPSNetHTTP {
+			e.serve(srv, tls.NewListener(ln, srv.TLSConfig))
+		} else {
+			// HTTPS/1.1 on event loops; net/http serves the rest (h2, ACME's
+			// validations, hand-offs), which the ingress passes on.
+			e.httpsIn = &httpIngress{f: e.fwd, m: e.m, log: e.log, maxHead: cfg.MaxHeaderBytes,
+				fastBody: cfg.FastBodyMax, headerTO: cfg.HeaderTimeout, idleTO: cfg.IdleTimeout,
+				handoff: newChanListener(ln.Addr())}
+			srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+				if cs := handedOffTLS(c); cs != nil {
+					return context.WithValue(ctx, handedOffTLSKey{}, cs)
+				}
+				return ctx
+			}
+			if err := e.httpsIn.runTLS(ln, srv.TLSConfig, cfg.EventLoops); err != nil {
+				return err
+			}
+			e.serve(srv, e.httpsIn.handoff)
+			e.stopJanTLS = make(chan struct{})
+			go e.httpsIn.janitor(e.stopJanTLS)
+		}
 	}
 	if cfg.AdminAddr != "off" {
 		ln, err := e.listen(cfg.AdminAddr)
@@ -343,8 +366,10 @@ func (e *Edge) Shutdown(ctx context.Context) error {
 
 func (e *Edge) shutdown(ctx context.Context) error {
 	e.log.Info("edge draining")
-	if e.httpIn != nil {
-		e.httpIn.draining.Store(true)
+	for _, in := range []*httpIngress{e.httpIn, e.httpsIn} {
+		if in != nil {
+			in.draining.Store(true)
+		}
 	}
 	for _, srv := range e.servers {
 		srv.SetKeepAlivesEnabled(false)
@@ -367,6 +392,11 @@ func (e *Edge) shutdown(ctx context.Context) error {
 		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		e.httpIn.stop(stopCtx)
 		cancel()
+	}
+	if e.httpsIn != nil {
+		close(e.stopJanTLS)
+		e.httpsIn.handoff.Close()
+		e.httpsIn.stop(context.Background())
 	}
 	if e.tcpIn != nil {
 		e.tcpIn.closeAll()
