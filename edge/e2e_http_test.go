@@ -109,21 +109,7 @@ func TestLargeDownloadAndUploadStayBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 256<<10)
-	var got int64
-	for {
-		n, err := resp.Body.Read(buf)
-		if bad := backend.CheckPattern(buf[:n], got); bad >= 0 {
-			t.Fatalf("byte %d of the download is wrong", got+int64(bad))
-		}
-		got += int64(n)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("after %d octets: %v", got, err)
-		}
-	}
+	got := readPattern(t, resp.Body)
 	resp.Body.Close()
 	peak := stop()
 	if got != down {

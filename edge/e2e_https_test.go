@@ -105,21 +105,7 @@ func TestHTTPSSlowClientHoldsOneWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond) // the stall: a client that does not read
-	buf := make([]byte, 256<<10)
-	var got int64
-	for {
-		n, err := resp.Body.Read(buf)
-		if bad := backend.CheckPattern(buf[:n], got); bad >= 0 {
-			t.Fatalf("byte %d of the download is wrong", got+int64(bad))
-		}
-		got += int64(n)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("after %d octets: %v", got, err)
-		}
-	}
+	got := readPattern(t, resp.Body)
 	peak := stop()
 	if got != size {
 		t.Fatalf("downloaded %d of %d", got, size)
@@ -158,5 +144,26 @@ func TestHTTPSOnNetHTTP(t *testing.T) {
 	resp, body := mustGet(t, w.client(false), w.url("https", "std", "/headers"))
 	if resp.StatusCode != 200 || resp.Proto != "HTTP/1.1" || !strings.Contains(body, `"X-Forwarded-Proto":["https"]`) {
 		t.Fatalf("%s %s %q", resp.Status, resp.Proto, body)
+	}
+}
+
+// readPattern reads r to its end, checking every octet against the
+// backend's /bytes pattern, and returns how many came.
+func readPattern(t *testing.T, r io.Reader) int64 {
+	t.Helper()
+	buf := make([]byte, 256<<10)
+	var got int64
+	for {
+		n, err := r.Read(buf)
+		if bad := backend.CheckPattern(buf[:n], got); bad >= 0 {
+			t.Fatalf("byte %d of the download is wrong", got+int64(bad))
+		}
+		got += int64(n)
+		if err == io.EOF {
+			return got
+		}
+		if err != nil {
+			t.Fatalf("after %d octets: %v", got, err)
+		}
 	}
 }
